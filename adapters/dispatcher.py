@@ -1,0 +1,203 @@
+"""Delivers outbox events to hub subscribers: at least once, in order per resource.
+
+Two steps, each claimed atomically with a lease so any number of processes can run them:
+fan-out turns an outbox event into one delivery per matching subscription (idempotent by
+subscription and eventId); delivery POSTs it, retrying with exponential backoff until it
+succeeds or is dead-lettered after `max_attempts`. A delivery waits while an earlier event
+of the same resource is still pending for the same subscriber.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import pymongo
+import pymongo.errors
+from pymongo.database import Database
+
+from adapters.mongo import OUTBOX
+from adapters.subscriptions import MongoSubscriptions
+from domain.hub import subscription_matches
+
+DELIVERIES = "delivery"
+log = logging.getLogger("bss.events")
+
+
+class Sender(Protocol):
+    def __call__(self, callback: str, envelope: dict[str, Any]) -> None:
+        """Raises on any failure to deliver."""
+
+
+class HttpSender:
+    def __init__(self, timeout: float = 5.0) -> None:
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def __call__(self, callback: str, envelope: dict[str, Any]) -> None:
+        response = self._client.post(callback, json=envelope)
+        response.raise_for_status()
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 12
+    first_backoff: float = 1.0
+    max_backoff: float = 30.0
+    lease: float = 30.0
+
+    def backoff(self, attempts: int) -> timedelta:
+        seconds = min(self.first_backoff * 2 ** (attempts - 1), self.max_backoff)
+        return timedelta(seconds=seconds)
+
+
+def ensure_indexes(db: Database) -> None:
+    db[OUTBOX].create_index([("fanned", 1), ("seq", 1)])
+    db[OUTBOX].create_index([("resource", 1), ("seq", 1)])
+    db[DELIVERIES].create_index([("state", 1), ("nextAttemptAt", 1)])
+    db[DELIVERIES].create_index([("orderKey", 1), ("seq", 1)])
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        subscriptions: MongoSubscriptions,
+        sender: Sender,
+        policy: DeliveryPolicy = DeliveryPolicy(),
+    ) -> None:
+        self._db = db
+        self._subscriptions = subscriptions
+        self._send = sender
+        self.policy = policy
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # one pass -----------------------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None) -> int:
+        """Fan out and deliver what is due; returns how many items were handled."""
+        handled = 0
+        while self._fan_out_one(now or _now()):
+            handled += 1
+        while self._deliver_one(now or _now()):
+            handled += 1
+        return handled
+
+    def _claim(self, collection: str, where: dict[str, Any], now: datetime) -> Any:
+        return self._db[collection].find_one_and_update(
+            {**where, "$or": [{"leaseUntil": None}, {"leaseUntil": {"$lte": now}}]},
+            {"$set": {"leaseUntil": now + timedelta(seconds=self.policy.lease)}},
+            sort=[("seq", pymongo.ASCENDING)],
+            return_document=pymongo.ReturnDocument.AFTER,
+        )
+
+    def _fan_out_one(self, now: datetime) -> bool:
+        event = self._claim(OUTBOX, {"fanned": False}, now)
+        if event is None:
+            return False
+        for subscription in self._subscriptions.for_api(event["api"]):
+            if not subscription_matches(subscription, event["envelope"]):
+                continue
+            delivery = {
+                "_id": f"{subscription['id']}:{event['_id']}",
+                "subscriptionId": subscription["id"],
+                "callback": subscription["callback"],
+                "eventId": event["_id"],
+                "orderKey": f"{subscription['id']}:{event['resource']}",
+                "resource": event["resource"],
+                "seq": event["seq"],
+                "envelope": event["envelope"],
+                "state": "pending",
+                "attempts": 0,
+                "createdAt": now,
+                "nextAttemptAt": now,
+                "leaseUntil": None,
+            }
+            # a previous claim of this event may have got this far
+            with contextlib.suppress(pymongo.errors.DuplicateKeyError):
+                self._db[DELIVERIES].insert_one(delivery)
+        self._db[OUTBOX].update_one({"_id": event["_id"]}, {"$set": {"fanned": True}})
+        return True
+
+    def _deliver_one(self, now: datetime) -> bool:
+        where = {"state": "pending", "nextAttemptAt": {"$lte": now}}
+        delivery = self._claim(DELIVERIES, where, now)
+        if delivery is None:
+            return False
+        blocker = self._earlier_pending(delivery)
+        if blocker is not None:
+            wait_until = max(blocker.get("nextAttemptAt") or now, now + timedelta(seconds=0.2))
+            self._release(delivery, {"nextAttemptAt": wait_until})
+            return True
+        try:
+            self._send(delivery["callback"], delivery["envelope"])
+        except Exception as error:  # noqa: BLE001 - any failure is a failed attempt
+            self._failed(delivery, now, error)
+        else:
+            self._release(delivery, {"state": "delivered", "deliveredAt": now})
+        return True
+
+    def _earlier_pending(self, delivery: dict[str, Any]) -> dict[str, Any] | None:
+        earlier = {"seq": {"$lt": delivery["seq"]}}
+        blocker = self._db[DELIVERIES].find_one(
+            {"orderKey": delivery["orderKey"], "state": "pending", **earlier}
+        )
+        if blocker is not None:
+            return blocker
+        # an earlier event of the resource not fanned out yet would also overtake
+        return self._db[OUTBOX].find_one(
+            {"resource": delivery["resource"], "fanned": False, **earlier}
+        )
+
+    def _failed(self, delivery: dict[str, Any], now: datetime, error: Exception) -> None:
+        attempts = delivery["attempts"] + 1
+        reason = f"{type(error).__name__}: {error}"[:500]
+        update: dict[str, Any] = {"attempts": attempts, "lastError": reason}
+        if attempts >= self.policy.max_attempts:
+            update["state"] = "dead"
+            log.warning(
+                "event %s to %s dead-lettered: %s",
+                delivery["eventId"],
+                delivery["callback"],
+                reason,
+            )
+        else:
+            update["nextAttemptAt"] = now + self.policy.backoff(attempts)
+        self._release(delivery, update)
+
+    def _release(self, delivery: dict[str, Any], update: dict[str, Any]) -> None:
+        self._db[DELIVERIES].update_one(
+            {"_id": delivery["_id"]}, {"$set": {**update, "leaseUntil": None}}
+        )
+
+    # background loop ----------------------------------------------------------------------
+
+    def start(self, idle_sleep: float = 0.2) -> None:
+        self._thread = threading.Thread(
+            target=self.run_forever, args=(idle_sleep,), name="event-dispatcher", daemon=True
+        )
+        self._thread.start()
+
+    def run_forever(self, idle_sleep: float = 0.2) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = self.run_once()
+            except pymongo.errors.PyMongoError as error:
+                log.warning("event dispatcher: database error, retrying: %s", error)
+                handled = 0
+            if not handled:
+                self._stop.wait(idle_sleep)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

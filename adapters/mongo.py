@@ -1,0 +1,186 @@
+"""MongoDB storage of TMF resources, with their events written to the outbox atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
+
+import pymongo
+import pymongo.errors
+from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
+from bson.decimal128 import Decimal128
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+
+from domain.errors import ConcurrentUpdate, Conflict, InvalidRequest
+from domain.events import Event
+from domain.ports import Stored
+from domain.query import Criterion, ListQuery
+from domain.resource import Referrer, ResourceType
+
+VERSION = "_v"  # optimistic concurrency counter, never shown to clients
+HIDDEN = {"_id": 0, VERSION: 0}
+OUTBOX = "outbox"
+EVENTS_PER_CHANGE = 100  # outbox order of one resource: version * 100 + position
+
+
+class DecimalCodec(TypeCodec):
+    """Money and other exact numbers: Decimal in Python, Decimal128 in the database."""
+
+    python_type = Decimal
+    bson_type = Decimal128
+
+    def transform_python(self, value: Decimal) -> Decimal128:
+        return Decimal128(value)
+
+    def transform_bson(self, value: Decimal128) -> Decimal:
+        return value.to_decimal()
+
+
+CODEC_OPTIONS: CodecOptions = CodecOptions(
+    type_registry=TypeRegistry([DecimalCodec()]), tz_aware=True, tzinfo=UTC
+)
+
+
+def connect(uri: str, database: str) -> Database:
+    client: pymongo.MongoClient = pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=5000, appname="mvno-bss", tz_aware=True
+    )
+    return client.get_database(database, codec_options=CODEC_OPTIONS)
+
+
+def in_transaction(db: Database, work: Any) -> Any:
+    """Run `work(session)` in one transaction, retried on transient errors by the driver."""
+    with db.client.start_session() as session:
+        return session.with_transaction(work)
+
+
+def check_storable(value: Any, where: str = "") -> None:
+    """MongoDB reserves `$` prefixes and dots in field names; TMF never needs them."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or key.startswith("$") or "." in key or "\0" in key:
+                raise InvalidRequest(f"{where or 'body'}: attribute name '{key}' is not allowed")
+            check_storable(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable(item, f"{where}[{index}]")
+    elif isinstance(value, float):
+        raise TypeError(f"{where}: float reached storage; exact numbers must be Decimal")
+
+
+def mongo_filter(criteria: Iterable[Criterion]) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = []
+    for criterion in criteria:
+        if criterion.op == "eq":
+            values = list(criterion.values)
+            condition: Any = values[0] if len(values) == 1 else {"$in": values}
+        else:
+            condition = {f"${criterion.op}": criterion.values[0]}
+        clauses.append({criterion.path: condition})
+    if not clauses:
+        return {}
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class MongoResources:
+    """The ResourceRepository port on MongoDB: one collection per resource type."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def ensure_indexes(self, rtype: ResourceType) -> None:
+        collection = self._db[rtype.collection]
+        collection.create_index("id", unique=True)
+        for path in rtype.filters:
+            if path != "id":
+                collection.create_index(path)
+        for referrer in rtype.referrers:
+            self._db[referrer.collection].create_index(referrer.path)
+
+    def get(self, rtype: ResourceType, resource_id: str) -> Stored | None:
+        document = self._db[rtype.collection].find_one({"id": resource_id}, {"_id": 0})
+        if document is None:
+            return None
+        version = document.pop(VERSION, 0)
+        return Stored(document, version)
+
+    def find(self, rtype: ResourceType, query: ListQuery) -> tuple[list[dict[str, Any]], int]:
+        collection = self._db[rtype.collection]
+        where = mongo_filter(query.criteria)
+        order = [
+            (k.path, pymongo.DESCENDING if k.descending else pymongo.ASCENDING) for k in query.sort
+        ]
+        order.append(("_id", pymongo.ASCENDING))  # creation order: stable paging
+        cursor = collection.find(where, HIDDEN).sort(order).skip(query.offset).limit(query.limit)
+        items = list(cursor)
+        if query.offset == 0 and len(items) < query.limit:
+            return items, len(items)  # the page is everything: no count needed
+        return items, collection.count_documents(where)
+
+    def add(self, rtype: ResourceType, resource: dict[str, Any], events: Sequence[Event]) -> None:
+        check_storable(resource)
+
+        def work(session: ClientSession) -> None:
+            self._db[rtype.collection].insert_one({**resource, VERSION: 1}, session=session)
+            self._append_events(events, session)
+
+        try:
+            in_transaction(self._db, work)
+        except pymongo.errors.DuplicateKeyError:
+            raise Conflict(f"{rtype.name} with id '{resource['id']}' already exists") from None
+
+    def replace(
+        self, rtype: ResourceType, stored: Stored, resource: dict[str, Any], events: Sequence[Event]
+    ) -> None:
+        check_storable(resource)
+
+        def work(session: ClientSession) -> None:
+            result = self._db[rtype.collection].replace_one(
+                {"id": stored.resource["id"], VERSION: stored.version},
+                {**resource, VERSION: stored.version + 1},
+                session=session,
+            )
+            if result.matched_count == 0:
+                raise ConcurrentUpdate(
+                    f"{rtype.name} '{stored.resource['id']}' changed since it was read; retry"
+                )
+            self._append_events(events, session)
+
+        in_transaction(self._db, work)
+
+    def remove(self, rtype: ResourceType, stored: Stored, events: Sequence[Event]) -> None:
+        def work(session: ClientSession) -> None:
+            result = self._db[rtype.collection].delete_one(
+                {"id": stored.resource["id"], VERSION: stored.version}, session=session
+            )
+            if result.deleted_count == 0:
+                raise ConcurrentUpdate(
+                    f"{rtype.name} '{stored.resource['id']}' changed since it was read; retry"
+                )
+            self._append_events(events, session)
+
+        in_transaction(self._db, work)
+
+    def count_referrers(self, referrer: Referrer, resource_id: str) -> int:
+        return self._db[referrer.collection].count_documents({referrer.path: resource_id})
+
+    def _append_events(self, events: Sequence[Event], session: ClientSession) -> None:
+        if not events:
+            return
+        documents = [
+            {
+                "_id": event.event_id,
+                "api": event.api,
+                "resource": f"{event.resource_path}/{event.resource_id}",
+                "seq": event.sequence * EVENTS_PER_CHANGE + position,
+                "eventType": event.event_type,
+                "envelope": event.envelope,
+                "fanned": False,
+                "leaseUntil": None,
+            }
+            for position, event in enumerate(events)
+        ]
+        self._db[OUTBOX].insert_many(documents, session=session)

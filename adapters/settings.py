@@ -1,0 +1,89 @@
+"""Configuration: defaults, overridden by environment variables, overridden by the caller.
+
+Every setting `name` is read from `BSS_NAME` (MONGODB_URI keeps its usual name).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    mongodb_uri: str | None
+    mongodb_database: str
+    public_base_url: str | None
+    page_default_limit: int
+    page_max_limit: int
+    log_level: str
+    workers: int
+    data_dir: str
+    dispatcher: bool
+    max_body_bytes: int
+    event_max_attempts: int
+    event_max_backoff_seconds: int
+    demo_data: bool
+    validate_responses: bool
+
+
+class SettingsSchema(Schema):
+    host = fields.String(load_default="127.0.0.1")
+    port = fields.Integer(load_default=8080, validate=validate.Range(1, 65535))
+    mongodb_uri = fields.String(load_default=None, allow_none=True)
+    mongodb_database = fields.String(load_default="bss", validate=validate.Regexp(r"^[\w-]+$"))
+    public_base_url = fields.Url(load_default=None, allow_none=True, require_tld=False)
+    page_default_limit = fields.Integer(load_default=100, validate=validate.Range(min=1))
+    page_max_limit = fields.Integer(load_default=1000, validate=validate.Range(min=1))
+    log_level = fields.String(
+        load_default="INFO", validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])
+    )
+    workers = fields.Integer(load_default=2, validate=validate.Range(1, 64))
+    data_dir = fields.String(load_default="var")
+    dispatcher = fields.Boolean(load_default=True)
+    max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(min=1024))
+    event_max_attempts = fields.Integer(load_default=12, validate=validate.Range(min=1))
+    event_max_backoff_seconds = fields.Integer(load_default=30, validate=validate.Range(min=1))
+    demo_data = fields.Boolean(load_default=True)
+    validate_responses = fields.Boolean(load_default=False)
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> Settings:
+        if data["public_base_url"]:
+            data["public_base_url"] = data["public_base_url"].rstrip("/")
+        data["page_default_limit"] = min(data["page_default_limit"], data["page_max_limit"])
+        return Settings(**data)
+
+
+def env_name(setting: str) -> str:
+    return "MONGODB_URI" if setting == "mongodb_uri" else f"BSS_{setting.upper()}"
+
+
+class InvalidSettings(ValueError):
+    pass
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    schema = SettingsSchema()
+    raw: dict[str, Any] = {}
+    for name in schema.fields:
+        value = environ.get(env_name(name))
+        if value not in (None, ""):
+            raw[name] = value
+    raw.update(overrides or {})
+    try:
+        return schema.load(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{env_name(name)}: {' '.join(messages)}" for name, messages in error.messages.items()
+        )
+        raise InvalidSettings(f"invalid configuration: {problems}") from None

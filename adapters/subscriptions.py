@@ -1,0 +1,68 @@
+"""Hub subscriptions: a small fixed-schema document, declared and validated with mongoengine.
+
+mongoengine describes and checks the document (fields, indexes); the I/O goes through the
+app's own pymongo database, so each app (and each test) can use its own database without
+mongoengine's process-wide connection registry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import mongoengine as me
+import pymongo.errors
+from pymongo.database import Database
+
+from domain.errors import Conflict
+
+
+class HubSubscription(me.Document):
+    sub_id = me.StringField(required=True, db_field="_id", primary_key=True)
+    api = me.StringField(required=True)
+    callback = me.URLField(required=True, max_length=2000)
+    query = me.StringField(max_length=2000)
+
+    meta: ClassVar[dict[str, Any]] = {"collection": "hub", "indexes": ["api"]}
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {"id": self.sub_id, "api": self.api, "callback": self.callback}
+        if self.query:
+            data["query"] = self.query
+        return data
+
+
+class MongoSubscriptions:
+    """The SubscriptionRepository port."""
+
+    def __init__(self, db: Database) -> None:
+        self._collection = db[HubSubscription._meta["collection"]]
+
+    def ensure_indexes(self) -> None:
+        for spec in HubSubscription._meta["index_specs"]:
+            options = {k: v for k, v in spec.items() if k != "fields"}
+            self._collection.create_index(spec["fields"], **options)
+
+    def add(self, subscription: dict[str, Any]) -> None:
+        document = HubSubscription(
+            sub_id=subscription["id"],
+            api=subscription["api"],
+            callback=subscription["callback"],
+            query=subscription.get("query"),
+        )
+        document.validate()
+        try:
+            self._collection.insert_one(document.to_mongo().to_dict())
+        except pymongo.errors.DuplicateKeyError:
+            raise Conflict(f"subscription '{subscription['id']}' exists") from None
+
+    def get(self, api: str, subscription_id: str) -> dict[str, Any] | None:
+        raw = self._collection.find_one({"_id": subscription_id, "api": api})
+        return HubSubscription._from_son(raw).as_dict() if raw else None
+
+    def remove(self, api: str, subscription_id: str) -> bool:
+        return self._collection.delete_one({"_id": subscription_id, "api": api}).deleted_count > 0
+
+    def for_api(self, api: str) -> list[dict[str, Any]]:
+        return [
+            HubSubscription._from_son(raw).as_dict() for raw in self._collection.find({"api": api})
+        ]

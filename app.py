@@ -1,0 +1,286 @@
+"""Composition root: wires adapters into domain services and serves the TMF APIs.
+
+python app.py serve    start the database if needed, load demo data, serve the APIs
+python app.py worker   run the event dispatcher as its own process
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import socket
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import connexion
+import pymongo.errors
+from connexion.exceptions import ProblemException
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import RelativeResolver
+from starlette.exceptions import HTTPException
+
+from adapters.dispatcher import DeliveryPolicy, Dispatcher, HttpSender
+from adapters.dispatcher import ensure_indexes as ensure_dispatch_indexes
+from adapters.embedded_db import DatabaseUnavailable, EmbeddedMongo
+from adapters.mongo import MongoResources, connect
+from adapters.settings import InvalidSettings, Settings, load_settings
+from adapters.subscriptions import MongoSubscriptions
+from domain.customer import CUSTOMER
+from domain.errors import DomainError
+from domain.hub import HubService
+from domain.query import PageLimits
+from domain.resource import ResourceType
+from domain.service import ResourceService
+from handlers import errors
+from handlers.specs import base_path, load_spec
+from handlers.tmf import Services, href
+from handlers.validation import VALIDATORS, BodyLimitMiddleware, ResourceSchemaCheck
+from handlers.wire import JSONIFIER, WireJsonProvider
+
+log = logging.getLogger("bss")
+
+
+@dataclass(frozen=True)
+class Api:
+    spec: str  # file in openapi/
+    handlers: str  # module holding its operationIds
+    name: str  # path segment of its base path, e.g. customerManagement
+    resources: tuple[ResourceType, ...]
+
+
+APIS = (Api("customer.yaml", "handlers.customer", "customerManagement", (CUSTOMER,)),)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class UuidIds:
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+
+def build_services(settings: Settings) -> Services:
+    if not settings.mongodb_uri:
+        raise DatabaseUnavailable("MONGODB_URI is not set and no embedded database was started")
+    db = connect(settings.mongodb_uri, settings.mongodb_database)
+    try:
+        db.command("ping")
+    except pymongo.errors.PyMongoError as error:
+        raise DatabaseUnavailable(
+            f"database at {settings.mongodb_uri} unreachable: {error}"
+        ) from None
+    repository = MongoResources(db)
+    subscriptions = MongoSubscriptions(db)
+    subscriptions.ensure_indexes()
+    ensure_dispatch_indexes(db)
+    public_base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+
+    def href_for(rtype: ResourceType, resource_id: str) -> str:
+        return href(public_base, rtype, resource_id)
+
+    resources: dict[str, ResourceService] = {}
+    hubs: dict[str, HubService] = {}
+    for api in APIS:
+        spec = load_spec(api.spec)
+        hubs[api.name] = HubService(api.name, subscriptions, UuidIds())
+        for rtype in api.resources:
+            repository.ensure_indexes(rtype)
+            check = ResourceSchemaCheck(spec, f"{rtype.name}_Create")
+            resources[rtype.path] = ResourceService(
+                rtype, repository, SystemClock(), UuidIds(), href_for, check
+            )
+    limits = PageLimits(settings.page_default_limit, settings.page_max_limit)
+    services = Services(resources, hubs, limits, settings.public_base_url)
+    services.extra.update(db=db, subscriptions=subscriptions)
+    return services
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.FlaskApp:
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    services = build_services(settings)
+    app = connexion.FlaskApp(
+        __name__,
+        jsonifier=JSONIFIER,
+        validator_map=VALIDATORS,
+        validate_responses=settings.validate_responses,
+        swagger_ui_options=SwaggerUIOptions(swagger_ui=True),
+    )
+    flask_app = app.app
+    flask_app.json = WireJsonProvider(flask_app)
+    flask_app.extensions["bss"] = services
+    for api in APIS:
+        app.add_api(load_spec(api.spec), resolver=RelativeResolver(api.handlers), name=api.name)
+    _add_error_handlers(app)
+    _add_operational_routes(app, services)
+    app.add_middleware(
+        BodyLimitMiddleware, MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
+    )
+    if settings.dispatcher:
+        dispatcher = _dispatcher(settings, services)
+        dispatcher.start()
+        services.extra["dispatcher"] = dispatcher
+    return app
+
+
+def _dispatcher(settings: Settings, services: Services) -> Dispatcher:
+    policy = DeliveryPolicy(
+        max_attempts=settings.event_max_attempts, max_backoff=settings.event_max_backoff_seconds
+    )
+    return Dispatcher(services.extra["db"], services.extra["subscriptions"], HttpSender(), policy)
+
+
+def _add_error_handlers(app: connexion.FlaskApp) -> None:
+    app.add_error_handler(ProblemException, errors.problem_handler)
+    app.add_error_handler(HTTPException, errors.http_handler)
+    app.add_error_handler(DomainError, errors.domain_handler)
+    app.add_error_handler(Exception, errors.internal_handler)
+
+    def flask_domain_error(error: DomainError) -> Any:
+        body, status = errors.domain_error_body(error)
+        return body, status
+
+    app.app.register_error_handler(DomainError, flask_domain_error)
+
+
+def _add_operational_routes(app: connexion.FlaskApp, services: Services) -> None:
+    def health() -> Any:
+        return {"status": "up"}
+
+    def ready() -> Any:
+        try:
+            services.extra["db"].command("ping")
+        except pymongo.errors.PyMongoError as error:
+            return errors.error_body(503, f"database unreachable: {error}"), 503
+        return {"status": "ready"}
+
+    def index() -> Any:
+        apis = []
+        for api in APIS:
+            path = base_path(load_spec(api.spec))
+            apis.append({"name": api.name, "basePath": path, "swaggerUi": f"{path}/ui/"})
+        return {"service": "mvno-bss", "apis": apis}
+
+    app.add_url_rule("/health", "health", health)
+    app.add_url_rule("/ready", "ready", ready)
+    app.add_url_rule("/", "index", index)
+
+
+def asgi() -> connexion.FlaskApp:
+    """Factory for uvicorn workers: configuration from the environment only."""
+    return create_app()
+
+
+# command line --------------------------------------------------------------------------
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _database(settings: Settings) -> tuple[Settings, EmbeddedMongo | None]:
+    if settings.mongodb_uri:
+        return settings, None
+    embedded = EmbeddedMongo(Path(settings.data_dir) / "db")
+    uri = embedded.start()
+    os.environ["MONGODB_URI"] = uri  # uvicorn workers read it
+    return load_settings(), embedded
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from adapters.demo_data import demo_customers
+
+    if not _port_free(settings.host, settings.port):
+        _fail(f"port {settings.port} on {settings.host} is in use (set BSS_PORT to another)")
+    settings, embedded = _database(settings)
+    try:
+        if settings.demo_data:
+            created = seed(build_services(settings), demo_customers())
+            log.info("demo data: %d customers created, others already there", created)
+        print(f"serving on http://{settings.host}:{settings.port}/ (APIs listed there)", flush=True)
+        uvicorn.run(
+            "app:asgi",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+def seed(services: Services, customers: list[tuple[str, dict[str, Any]]]) -> int:
+    """Create the demo records that are not there yet; running it again changes nothing."""
+    customer_service = services.resources["customer"]
+    created = 0
+    for resource_id, body in customers:
+        if customer_service.rtype and _exists(customer_service, resource_id):
+            continue
+        customer_service.create(body, resource_id=resource_id)
+        created += 1
+    return created
+
+
+def _exists(service: ResourceService, resource_id: str) -> bool:
+    try:
+        service.get(resource_id)
+    except DomainError:
+        return False
+    return True
+
+
+def worker(settings: Settings) -> None:
+    settings, embedded = _database(settings)
+    try:
+        services = build_services(settings)
+        print("event dispatcher running; Ctrl-C to stop", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            _dispatcher(settings, services).run_forever()
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "worker"])
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        {"serve": serve, "worker": worker}[args.command](settings)
+    except (InvalidSettings, DatabaseUnavailable) as error:
+        _fail(str(error))
+
+
+if __name__ == "__main__":
+    main()

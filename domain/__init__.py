@@ -1,0 +1,1 @@
+"""Business rules of the BSS: pure Python, no web or database imports."""

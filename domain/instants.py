@@ -1,0 +1,35 @@
+"""Instants on the wire: UTC, ISO 8601, milliseconds, `Z` (TMF630)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from domain.errors import InvalidRequest
+
+
+def format_instant(moment: datetime) -> str:
+    """`2026-11-25T10:00:00.000Z`; a naive datetime is taken as UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_instant(text: str) -> datetime:
+    """Accepts any ISO 8601 date-time with an offset or `Z`; a bare date is midnight UTC."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(f"'{text}' is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        if "T" in value or " " in value:
+            raise InvalidRequest(f"'{text}' has no time zone; send UTC with 'Z'")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def normalize_instant(text: str) -> str:
+    """The canonical wire form of an instant, so stored strings sort in time order."""
+    return format_instant(parse_instant(text))

@@ -1,0 +1,36 @@
+"""State machines of TMF resources (status, lifecycleStatus, state)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from domain.errors import IllegalTransition, InvalidRequest
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    attribute: str
+    transitions: Mapping[str, frozenset[str]]
+    initial: str
+    creatable: frozenset[str]
+
+    def initial_state(self, requested: str | None) -> str:
+        if requested is None:
+            return self.initial
+        if requested not in self.creatable:
+            allowed = ", ".join(sorted(self.creatable))
+            raise InvalidRequest(f"{self.attribute}: a new resource can start in {allowed} only")
+        return requested
+
+    def check(self, current: str, target: str) -> None:
+        if target == current:
+            return
+        if target not in self.transitions:
+            raise InvalidRequest(f"{self.attribute}: '{target}' is not a known state")
+        allowed = self.transitions.get(current, frozenset())
+        if target not in allowed:
+            choices = ", ".join(sorted(allowed)) or "none (final state)"
+            raise IllegalTransition(
+                f"{self.attribute}: {current} -> {target} is not allowed; from {current}: {choices}"
+            )

@@ -1,0 +1,67 @@
+"""PATCH documents: JSON merge patch (RFC 7386) and JSON patch (RFC 6902)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+
+from domain.errors import InvalidRequest
+
+MERGE = "merge"
+JSON_PATCH = "json-patch"
+
+
+@dataclass(frozen=True)
+class Patch:
+    kind: str
+    document: Any
+
+    def touched_attributes(self) -> set[str]:
+        """Top-level attributes the patch would write."""
+        if self.kind == MERGE:
+            if not isinstance(self.document, dict):
+                raise InvalidRequest("a merge patch must be a JSON object")
+            return set(self.document)
+        names: set[str] = set()
+        for operation in self.document:
+            writes = {"move": ("path", "from"), "test": ()}.get(operation.get("op"), ("path",))
+            names.update(_first_segment(operation.get(key, "")) for key in writes)
+        return names
+
+    def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
+        if self.kind == MERGE:
+            return dict(merge_patch(resource, self.document))
+        try:
+            result = jsonpatch.apply_patch(resource, self.document)
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as error:
+            raise InvalidRequest(f"JSON patch cannot be applied: {error}") from None
+        except (TypeError, KeyError, IndexError, ValueError) as error:
+            raise InvalidRequest(f"JSON patch is malformed: {error}") from None
+        if not isinstance(result, dict):
+            raise InvalidRequest("JSON patch must leave the resource a JSON object")
+        return dict(result)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _first_segment(pointer: str) -> str:
+    if pointer == "":
+        return ""
+    if not pointer.startswith("/"):
+        raise InvalidRequest(f"'{pointer}' is not a JSON pointer")
+    segment = pointer[1:].split("/", 1)[0]
+    return segment.replace("~1", "/").replace("~0", "~")

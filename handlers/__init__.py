@@ -1,0 +1,1 @@
+"""HTTP <-> domain: one thin module per API, on the generic TMF endpoints in `tmf`."""
