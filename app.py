@@ -13,10 +13,14 @@ import os
 import socket
 import sys
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+# Connexion imports Starlette's test client at import time, which warns about httpx.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 import connexion
 import pymongo.errors
@@ -35,6 +39,7 @@ from adapters.subscriptions import MongoSubscriptions
 from domain.customer import CUSTOMER
 from domain.errors import DomainError
 from domain.hub import HubService
+from domain.patch import MERGE, Patch
 from domain.query import PageLimits
 from domain.resource import ResourceType
 from domain.service import ResourceService
@@ -42,7 +47,7 @@ from handlers import errors
 from handlers.specs import base_path, load_spec
 from handlers.tmf import Services, href
 from handlers.validation import VALIDATORS, BodyLimitMiddleware, ResourceSchemaCheck
-from handlers.wire import JSONIFIER, WireJsonProvider
+from handlers.wire import CONTENT_TYPE, JSONIFIER, WireJsonProvider
 
 log = logging.getLogger("bss")
 
@@ -104,11 +109,17 @@ def build_services(settings: Settings) -> Services:
     return services
 
 
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Connexion logs every client mistake (and a content-type notice per request) as if it
+    # were ours; our error handlers already answer those with a TMF error body.
+    for noisy in ("connexion.operations", "connexion.decorators", "connexion.middleware"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL if level != "DEBUG" else logging.DEBUG)
+
+
 def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.FlaskApp:
     settings = config if isinstance(config, Settings) else load_settings(config)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     services = build_services(settings)
     app = connexion.FlaskApp(
         __name__,
@@ -152,6 +163,13 @@ def _add_error_handlers(app: connexion.FlaskApp) -> None:
         return body, status
 
     app.app.register_error_handler(DomainError, flask_domain_error)
+
+    def json_with_charset(response: Any) -> Any:
+        if response.mimetype == "application/json":
+            response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
+    app.app.after_request(json_with_charset)
 
 
 def _add_operational_routes(app: connexion.FlaskApp, services: Services) -> None:
@@ -237,13 +255,27 @@ def serve(settings: Settings) -> None:
 
 
 def seed(services: Services, customers: list[tuple[str, dict[str, Any]]]) -> int:
-    """Create the demo records that are not there yet; running it again changes nothing."""
-    customer_service = services.resources["customer"]
+    """Create the demo records that are not there yet; running it again changes nothing.
+
+    A record in a later lifecycle state (Suspended, Closed) is created in its initial state
+    and walked through the allowed transitions, as a real one would have been.
+    """
+    service = services.resources["customer"]
+    lifecycle = service.rtype.lifecycle
+    assert lifecycle is not None
     created = 0
     for resource_id, body in customers:
-        if customer_service.rtype and _exists(customer_service, resource_id):
+        if _exists(service, resource_id):
             continue
-        customer_service.create(body, resource_id=resource_id)
+        target = body.get(lifecycle.attribute, lifecycle.initial)
+        start = target if target in lifecycle.creatable else lifecycle.initial
+        initial = {k: v for k, v in body.items() if k != "statusReason" or start == target}
+        service.create({**initial, lifecycle.attribute: start}, resource_id=resource_id)
+        for state in lifecycle.path(start, target):
+            change = {lifecycle.attribute: state}
+            if state == target and "statusReason" in body:
+                change["statusReason"] = body["statusReason"]
+            service.patch(resource_id, Patch(MERGE, change))
         created += 1
     return created
 
@@ -274,9 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(settings.log_level)
         {"serve": serve, "worker": worker}[args.command](settings)
     except (InvalidSettings, DatabaseUnavailable) as error:
         _fail(str(error))

@@ -10,8 +10,9 @@ from domain.errors import InvalidRequest
 def format_instant(moment: datetime) -> str:
     """`2026-11-25T10:00:00.000Z`; a naive datetime is taken as UTC."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    # isoformat, unlike strftime("%Y"), pads years before 1000 to four digits.
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_instant(text: str) -> datetime:

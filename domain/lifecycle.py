@@ -23,6 +23,21 @@ class Lifecycle:
             raise InvalidRequest(f"{self.attribute}: a new resource can start in {allowed} only")
         return requested
 
+    def path(self, current: str, target: str) -> list[str]:
+        """The shortest chain of allowed transitions from current to target (both excluded
+        and included respectively); raises IllegalTransition when there is none."""
+        routes: dict[str, list[str]] = {current: []}
+        frontier = [current]
+        while frontier:
+            state = frontier.pop(0)
+            if state == target:
+                return routes[state]
+            for following in sorted(self.transitions.get(state, frozenset())):
+                if following not in routes:
+                    routes[following] = [*routes[state], following]
+                    frontier.append(following)
+        raise IllegalTransition(f"{self.attribute}: {target} cannot be reached from {current}")
+
     def check(self, current: str, target: str) -> None:
         if target == current:
             return

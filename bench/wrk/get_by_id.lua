@@ -1,0 +1,15 @@
+-- GET /customer/{id} on random ids of the loaded customers (file BENCH_IDS).
+local common = dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
+setup, response, done = common.setup, common.response, common.done
+
+local base = os.getenv("BENCH_BASE_PATH")
+local ids
+
+function init(args)
+  ids = common.read_lines(os.getenv("BENCH_IDS"))
+  math.randomseed(os.time() * 100 + tid)
+end
+
+function request()
+  return wrk.format("GET", base .. "/customer/" .. ids[math.random(#ids)])
+end

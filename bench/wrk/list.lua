@@ -1,0 +1,3 @@
+-- GET of the URL given to wrk, unchanged: the list pages (?limit=20, ?limit=20&status=...).
+local common = dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
+setup, response, done = common.setup, common.response, common.done
