@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import socket
 import sys
 import uuid
@@ -80,9 +81,9 @@ def build_services(settings: Settings) -> Services:
     try:
         db.command("ping")
     except pymongo.errors.PyMongoError as error:
-        raise DatabaseUnavailable(
-            f"database at {settings.mongodb_uri} unreachable: {error}"
-        ) from None
+        reason = str(error).split(" (configured timeouts")[0].split(", Timeout")[0]
+        where = re.sub(r"//[^@/]*@", "//***@", settings.mongodb_uri)  # never print credentials
+        raise DatabaseUnavailable(f"database at {where} unreachable: {reason}") from None
     repository = MongoResources(db)
     subscriptions = MongoSubscriptions(db)
     subscriptions.ensure_indexes()
@@ -236,8 +237,9 @@ def serve(settings: Settings) -> None:
         _fail(f"port {settings.port} on {settings.host} is in use (set BSS_PORT to another)")
     settings, embedded = _database(settings)
     try:
+        services = build_services(settings)  # fails here, in one line, if the DB is unreachable
         if settings.demo_data:
-            created = seed(build_services(settings), demo_customers())
+            created = seed(services, demo_customers())
             log.info("demo data: %d customers created, others already there", created)
         print(f"serving on http://{settings.host}:{settings.port}/ (APIs listed there)", flush=True)
         uvicorn.run(
