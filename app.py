@@ -45,6 +45,7 @@ from domain.query import PageLimits
 from domain.resource import ResourceType
 from domain.service import ResourceService
 from handlers import errors
+from handlers.routing import RoutingGuard
 from handlers.specs import base_path, load_spec
 from handlers.tmf import Services, href
 from handlers.validation import VALIDATORS, BodyLimitMiddleware, ResourceSchemaCheck
@@ -139,6 +140,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.Fla
     app.add_middleware(
         BodyLimitMiddleware, MiddlewarePosition.BEFORE_SWAGGER, max_bytes=settings.max_body_bytes
     )
+    specs = [load_spec(api.spec) for api in APIS]
+    app.add_middleware(RoutingGuard, MiddlewarePosition.BEFORE_SWAGGER, specs=specs)
     if settings.dispatcher:
         dispatcher = _dispatcher(settings, services)
         dispatcher.start()

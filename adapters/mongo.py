@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterable, Sequence
 from datetime import UTC
 from decimal import Decimal
@@ -57,18 +58,39 @@ def in_transaction(db: Database, work: Any) -> Any:
         return session.with_transaction(work)
 
 
+INT64 = range(-(2**63), 2**63)
+
+
 def check_storable(value: Any, where: str = "") -> None:
-    """MongoDB reserves `$` prefixes and dots in field names; TMF never needs them."""
+    """MongoDB reserves `$` prefixes and dots in field names; TMF never needs them.
+
+    Values BSON cannot hold (integers beyond 64 bits, numbers beyond Decimal128, strings
+    that are not valid Unicode) are the client's mistake too, not a server error.
+    """
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or key.startswith("$") or "." in key or "\0" in key:
                 raise InvalidRequest(f"{where or 'body'}: attribute name '{key}' is not allowed")
+            check_storable(key, where)
             check_storable(item, f"{where}.{key}" if where else key)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             check_storable(item, f"{where}[{index}]")
     elif isinstance(value, float):
         raise TypeError(f"{where}: float reached storage; exact numbers must be Decimal")
+    elif isinstance(value, int) and value not in INT64:
+        raise InvalidRequest(f"{where or 'body'}: integer {value} is out of range (64 bits)")
+    elif isinstance(value, Decimal):
+        try:
+            Decimal128(value)
+        except decimal.DecimalException:
+            message = f"{where or 'body'}: number {value} cannot be stored exactly"
+            raise InvalidRequest(message) from None
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequest(f"{where or 'body'}: text is not valid Unicode") from None
 
 
 def mongo_filter(criteria: Iterable[Criterion]) -> dict[str, Any]:
@@ -79,7 +101,10 @@ def mongo_filter(criteria: Iterable[Criterion]) -> dict[str, Any]:
             condition: Any = values[0] if len(values) == 1 else {"$in": values}
         else:
             condition = {f"${criterion.op}": criterion.values[0]}
-        clauses.append({criterion.path: condition})
+        clause = {criterion.path: condition}
+        if criterion.missing_ok:  # `{path: None}` matches an absent (or null) attribute
+            clause = {"$or": [clause, {criterion.path: None}]}
+        clauses.append(clause)
     if not clauses:
         return {}
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -164,8 +189,14 @@ class MongoResources:
 
         in_transaction(self._db, work)
 
-    def count_referrers(self, referrer: Referrer, resource_id: str) -> int:
-        return self._db[referrer.collection].count_documents({referrer.path: resource_id})
+    def get_document(self, collection: str, resource_id: str) -> dict[str, Any] | None:
+        return self._db[collection].find_one({"id": resource_id}, HIDDEN)
+
+    def find_referrers(self, referrer: Referrer, resource_id: str, limit: int) -> list[str]:
+        where: dict[str, Any] = {referrer.path: resource_id}
+        where.update({path: {"$in": list(values)} for path, values in referrer.where.items()})
+        found = self._db[referrer.collection].find(where, {"_id": 0, "id": 1}).limit(limit)
+        return [document["id"] for document in found]
 
     def _append_events(self, events: Sequence[Event], session: ClientSession) -> None:
         if not events:

@@ -7,19 +7,30 @@ mongoengine's process-wide connection registry.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import mongoengine as me
 import pymongo.errors
 from pymongo.database import Database
 
-from domain.errors import Conflict
+from adapters.mongo import check_storable
+from domain.errors import Conflict, InvalidRequest
+
+# An absolute http(s) URI. The host need not have a dot: callbacks often name a service of the
+# same network (http://crm-listener:8080/events).
+CALLBACK_URL = re.compile(
+    r"^https?://(?:[a-z0-9_.~%!$&'()*+,;=:-]+@)?(?:[a-z0-9_.~-]+|\[[0-9a-f:.]+\])"
+    r"(?::\d{1,5})?(?:[/?#][!-~]*)?$",
+    re.IGNORECASE,
+)
 
 
 class HubSubscription(me.Document):
     sub_id = me.StringField(required=True, db_field="_id", primary_key=True)
     api = me.StringField(required=True)
-    callback = me.URLField(required=True, max_length=2000)
+    # mongoengine's URLField would skip max_length and refuse hosts without a dot
+    callback = me.StringField(required=True, max_length=2000, regex=CALLBACK_URL)
     query = me.StringField(max_length=2000)
 
     meta: ClassVar[dict[str, Any]] = {"collection": "hub", "indexes": ["api"]}
@@ -49,9 +60,14 @@ class MongoSubscriptions:
             callback=subscription["callback"],
             query=subscription.get("query"),
         )
-        document.validate()
         try:
-            self._collection.insert_one(document.to_mongo().to_dict())
+            document.validate()
+        except me.ValidationError as error:
+            raise InvalidRequest(f"subscription: {error.to_dict() or error}") from None
+        stored = document.to_mongo().to_dict()
+        check_storable(stored)
+        try:
+            self._collection.insert_one(stored)
         except pymongo.errors.DuplicateKeyError:
             raise Conflict(f"subscription '{subscription['id']}' exists") from None
 

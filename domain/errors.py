@@ -27,6 +27,13 @@ class IllegalTransition(InvalidRequest):
     reason = "State transition not allowed"
 
 
+class Unprocessable(DomainError):
+    """Well-formed, but the resources it depends on make it impossible (422)."""
+
+    code = "ERR_INTEGRITY"
+    reason = "Referenced resources do not allow this"
+
+
 class NotFound(DomainError):
     code = "ERR_NOT_FOUND"
     reason = "Resource not found"

@@ -78,6 +78,9 @@ def subscription_matches(subscription: Mapping[str, Any], envelope: Mapping[str,
 
 
 def _check_callback(callback: str) -> None:
-    parts = urlsplit(callback)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(callback)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidRequest(f"callback: '{callback}' is not an absolute http(s) URL")

@@ -28,7 +28,10 @@ def parse_instant(text: str) -> datetime:
         if "T" in value or " " in value:
             raise InvalidRequest(f"'{text}' has no time zone; send UTC with 'Z'")
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidRequest(f"'{text}' is out of the representable range") from None
 
 
 def normalize_instant(text: str) -> str:

@@ -13,6 +13,7 @@ from domain.errors import InvalidRequest
 
 MERGE = "merge"
 JSON_PATCH = "json-patch"
+MAX_NESTING = 32  # levels of objects and arrays in a body or resource; TMF needs far fewer
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Patch:
             raise InvalidRequest(f"JSON patch is malformed: {error}") from None
         if not isinstance(result, dict):
             raise InvalidRequest("JSON patch must leave the resource a JSON object")
+        if nesting_depth(result) > MAX_NESTING:
+            raise InvalidRequest(f"JSON patch nests the resource deeper than {MAX_NESTING} levels")
         return dict(result)
 
 
@@ -56,6 +59,18 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+def nesting_depth(value: Any) -> int:
+    """Levels of objects and arrays in a JSON value, counted without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _first_segment(pointer: str) -> str:

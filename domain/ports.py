@@ -50,7 +50,11 @@ class ResourceRepository(Protocol):
     def remove(self, rtype: ResourceType, stored: Stored, events: Sequence[Event]) -> None:
         """Raises ConcurrentUpdate when the stored version is no longer current."""
 
-    def count_referrers(self, referrer: Referrer, resource_id: str) -> int: ...
+    def get_document(self, collection: str, resource_id: str) -> dict[str, Any] | None:
+        """Any resource by collection and id (for cross-resource rules)."""
+
+    def find_referrers(self, referrer: Referrer, resource_id: str, limit: int) -> list[str]:
+        """Ids of documents that refer to resource_id through the referrer's path."""
 
 
 class SubscriptionRepository(Protocol):

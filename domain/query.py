@@ -53,6 +53,7 @@ class Criterion:
     path: str
     op: str
     values: tuple[Any, ...]
+    missing_ok: bool = False  # also holds where the attribute is absent (open-ended periods)
 
 
 @dataclass(frozen=True)
@@ -96,14 +97,18 @@ def parse_list_query(
     params: Iterable[tuple[str, str]],
     filters: Mapping[str, AttrType],
     limits: PageLimits,
+    derived: Mapping[str, Callable[[str], tuple[Criterion, ...]]] | None = None,
 ) -> ListQuery:
     criteria: list[Criterion] = []
     single: dict[str, str] = {}
+    derived = derived or {}
     for key, raw in params:
         if key in RESERVED:
             if key in single:
                 raise InvalidRequest(f"'{key}' is given more than once")
             single[key] = raw
+        elif key in derived:
+            criteria.extend(derived[key](raw))
         else:
             criteria.append(parse_criterion(key, raw, filters))
     return ListQuery(
@@ -185,21 +190,29 @@ def matches(document: Mapping[str, Any], criteria: Iterable[Criterion]) -> bool:
 
 
 def _criterion_holds(document: Mapping[str, Any], criterion: Criterion) -> bool:
-    found = [_comparable(v) for v in _values_at(document, criterion.path.split("."))]
-    wanted = [_comparable(v) for v in criterion.values]
-    if criterion.op == "eq":
-        return any(value in wanted for value in found)
-    bound = wanted[0]
-    compare = _RANGE_CHECKS[criterion.op]
-    return any(type(value) is type(bound) and compare(value, bound) for value in found)
+    found = _values_at(document, criterion.path.split("."))
+    if criterion.missing_ok and all(value is None for value in found):
+        return True
+    compare = _COMPARISONS[criterion.op]
+    return any(_compares(value, wanted, compare) for value in found for wanted in criterion.values)
 
 
-_RANGE_CHECKS: dict[str, Callable[[Any, Any], bool]] = {
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
     "gt": operator.gt,
     "gte": operator.ge,
     "lt": operator.lt,
     "lte": operator.le,
 }
+
+
+def _compares(value: Any, wanted: Any, compare: Callable[[Any, Any], bool]) -> bool:
+    """Numbers compare as numbers (9 < 10, 10 == 10.0), also against a hub query's text."""
+    found, bound = _comparable(value), _comparable(wanted)
+    if isinstance(found, Decimal) or isinstance(bound, Decimal):
+        found, bound = _finite_number(found), _finite_number(bound)
+        return found is not None and bound is not None and compare(found, bound)
+    return isinstance(found, str) and isinstance(bound, str) and compare(found, bound)
 
 
 def _values_at(value: Any, parts: Sequence[str]) -> list[Any]:
@@ -215,6 +228,16 @@ def _values_at(value: Any, parts: Sequence[str]) -> list[Any]:
 def _comparable(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return str(value)
+    if isinstance(value, int | float | Decimal):
+        return Decimal(value)
     return value
+
+
+def _finite_number(value: Any) -> Decimal | None:
+    if not isinstance(value, str | Decimal):
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from domain.lifecycle import Lifecycle
-from domain.query import AttrType
+from domain.query import AttrType, Criterion
 
 # Attributes every TMF resource has that only the server writes.
 SERVER_OWNED = frozenset({"id", "href"})
@@ -16,19 +16,43 @@ POLYMORPHISM = frozenset({"@type", "@baseType", "@schemaLocation"})
 
 @dataclass(frozen=True)
 class Referrer:
-    """A resource type whose documents point at this one through `path` (e.g. relatedParty.id)."""
+    """Documents of `collection` that point at a resource through `path` (relatedParty.id),
+    counted only when they also match `where` (e.g. lifecycleStatus Launched)."""
 
     collection: str
     path: str
+    where: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
+class ReferenceReader(Protocol):
+    def get_document(self, collection: str, resource_id: str) -> dict[str, Any] | None: ...
+
+    def find_referrers(self, referrer: Referrer, resource_id: str, limit: int) -> list[str]: ...
+
+
+class Lookup:
+    """What rules may read of other resources: by collection and id, and who refers to one."""
+
+    REFERRERS_NAMED = 10
+
+    def __init__(self, reader: ReferenceReader) -> None:
+        self._reader = reader
+
+    def get(self, collection: str, resource_id: str) -> dict[str, Any] | None:
+        return self._reader.get_document(collection, resource_id)
+
+    def referrers(self, referrer: Referrer, resource_id: str) -> list[str]:
+        """Ids of (at most REFERRERS_NAMED of) the documents that refer to resource_id."""
+        return self._reader.find_referrers(referrer, resource_id, self.REFERRERS_NAMED)
 
 
 class Rules:
     """Per-resource business rules; the defaults accept everything."""
 
-    def on_create(self, resource: dict[str, Any]) -> None:
+    def on_create(self, resource: dict[str, Any], lookup: Lookup) -> None:
         """Complete or check a new resource before it is stored."""
 
-    def on_update(self, before: Mapping[str, Any], after: dict[str, Any]) -> None:
+    def on_update(self, before: Mapping[str, Any], after: dict[str, Any], lookup: Lookup) -> None:
         """Check a change before it is stored."""
 
 
@@ -46,6 +70,14 @@ class ResourceType:
     lifecycle: Lifecycle | None = None
     referrers: tuple[Referrer, ...] = ()
     rules: Rules = field(default_factory=Rules)
+    # a server-maintained "major.minor" version bumped on every change (TMF catalog entities)
+    version_attribute: str | None = None
+    # states in which DELETE is refused (e.g. Launched: retire first)
+    undeletable_states: frozenset[str] = frozenset()
+    # query parameters that stand for several criteria, e.g. sellableAt=<instant>
+    derived_filters: Mapping[str, Callable[[str], tuple[Criterion, ...]]] = field(
+        default_factory=dict
+    )
 
     @property
     def collection(self) -> str:
@@ -61,4 +93,7 @@ class ResourceType:
 
     @property
     def not_patchable(self) -> frozenset[str]:
-        return SERVER_OWNED | self.immutable | frozenset(self.server_dates + self.create_dates)
+        server_set = self.server_dates + self.create_dates
+        if self.version_attribute:
+            server_set += (self.version_attribute,)
+        return SERVER_OWNED | self.immutable | frozenset(server_set)

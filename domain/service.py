@@ -7,12 +7,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from domain import events as ev
-from domain.errors import InUse, InvalidRequest, NotFound, NotPatchable
+from domain.errors import Conflict, InUse, InvalidRequest, NotFound, NotPatchable
 from domain.instants import format_instant, normalize_instant
 from domain.patch import Patch
 from domain.ports import Clock, IdGenerator, ResourceRepository, SchemaCheck, Stored
 from domain.query import ListQuery
-from domain.resource import POLYMORPHISM, SERVER_OWNED, ResourceType
+from domain.resource import POLYMORPHISM, SERVER_OWNED, Lookup, ResourceType
 
 HrefFor = Callable[[ResourceType, str], str]
 
@@ -33,6 +33,7 @@ class ResourceService:
         self._ids = ids
         self._href_for = href_for
         self._schema_check = schema_check
+        self.lookup = Lookup(repository)
 
     def get(self, resource_id: str) -> dict[str, Any]:
         return self._load(resource_id).resource
@@ -46,6 +47,10 @@ class ResourceService:
         self._check_extensions(resource)
         resource["id"] = resource_id or self._ids.new_id()
         resource.setdefault("@type", rtype.name)
+        if rtype.version_attribute:
+            resource[rtype.version_attribute] = initial_version(
+                resource.get(rtype.version_attribute)
+            )
         now = format_instant(self._clock.now())
         for name in rtype.server_dates + rtype.create_dates:
             resource[name] = now
@@ -53,7 +58,7 @@ class ResourceService:
             state = resource.get(rtype.lifecycle.attribute)
             resource[rtype.lifecycle.attribute] = rtype.lifecycle.initial_state(state)
         self._prepare(resource)
-        rtype.rules.on_create(resource)
+        rtype.rules.on_create(resource, self.lookup)
         event = self._event(ev.CREATE, resource, 1, now)
         self._repository.add(rtype, resource, [event])
         return resource
@@ -70,6 +75,8 @@ class ResourceService:
         before = stored.resource
         after = patch.apply(copy.deepcopy(before))
         self._check_extensions(after)
+        # Before comparing, so that the same instant in another notation is no change.
+        _normalize_instants(after, rtype.instant_keys)
         changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         if not changed:
             return before
@@ -84,8 +91,10 @@ class ResourceService:
         now = format_instant(self._clock.now())
         for name in rtype.server_dates:
             after[name] = now
+        if rtype.version_attribute:
+            after[rtype.version_attribute] = next_version(before.get(rtype.version_attribute))
         self._prepare(after)
-        rtype.rules.on_update(before, after)
+        rtype.rules.on_update(before, after, self.lookup)
         sequence = stored.version + 1
         events = []
         if state_changed:
@@ -100,12 +109,17 @@ class ResourceService:
 
     def delete(self, resource_id: str) -> None:
         stored = self._load(resource_id)
-        for referrer in self.rtype.referrers:
-            count = self._repository.count_referrers(referrer, resource_id)
-            if count:
+        rtype = self.rtype
+        if rtype.lifecycle and rtype.undeletable_states:
+            state = stored.resource.get(rtype.lifecycle.attribute)
+            if state in rtype.undeletable_states:
+                raise Conflict(f"{rtype.name} {resource_id} is {state}: retire it before deleting")
+        for referrer in rtype.referrers:
+            found = self.lookup.referrers(referrer, resource_id)
+            if found:
                 raise InUse(
-                    f"{self.rtype.name} {resource_id} is referenced by {count} "
-                    f"{referrer.collection} resource(s) through {referrer.path}"
+                    f"{rtype.name} {resource_id} is referenced through {referrer.path} by "
+                    f"{referrer.collection} {', '.join(found)}"
                 )
         now = format_instant(self._clock.now())
         event = self._event(ev.DELETE, stored.resource, stored.version + 1, now)
@@ -120,7 +134,8 @@ class ResourceService:
     def _check_extensions(self, resource: Mapping[str, Any]) -> None:
         """Undeclared attributes are allowed only on a subtype (TMF polymorphism)."""
         rtype = self.rtype
-        extra = resource.keys() - rtype.attributes - POLYMORPHISM - SERVER_OWNED
+        server_written = SERVER_OWNED | set(rtype.server_dates + rtype.create_dates)
+        extra = resource.keys() - rtype.attributes - POLYMORPHISM - server_written
         if not extra:
             return
         subtype = resource.get("@type", rtype.name) != rtype.name
@@ -149,6 +164,24 @@ class ResourceService:
             self._ids.new_id(), now, rtype.event_type(kind), rtype.event_key, body, field_path
         )
         return ev.Event(rtype.api, rtype.collection, resource["id"], sequence, envelope)
+
+
+def initial_version(requested: Any) -> str:
+    """A client may choose the version of a new entity ("2.0"); the default is "1.0"."""
+    if requested is None:
+        return "1.0"
+    parts = str(requested).split(".")
+    if not all(part.isdigit() for part in parts):
+        raise InvalidRequest(f"version: '{requested}' is not of the form major.minor")
+    return str(requested)
+
+
+def next_version(current: Any) -> str:
+    """Every change bumps the last component: 1.0 -> 1.1, 2.9 -> 2.10."""
+    parts = str(current or "1.0").split(".")
+    if not all(part.isdigit() for part in parts):
+        return "1.0"
+    return ".".join([*parts[:-1], str(int(parts[-1]) + 1)])
 
 
 def _normalize_instants(value: Any, keys: frozenset[str]) -> None:

@@ -9,7 +9,7 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from domain.errors import Conflict, DomainError, NotFound
+from domain.errors import Conflict, DomainError, NotFound, Unprocessable
 from handlers.wire import dumps
 
 log = logging.getLogger("bss.http")
@@ -36,6 +36,8 @@ def status_of(error: DomainError) -> int:
         return 404
     if isinstance(error, Conflict):
         return 409
+    if isinstance(error, Unprocessable):
+        return 422
     return 400
 
 

@@ -57,7 +57,8 @@ def resource_endpoints(path: str) -> tuple[Callable[..., Any], ...]:
     def list_(**_: Any) -> Any:
         svc = service()
         params = flask.request.args.items(multi=True)
-        query = parse_list_query(params, svc.rtype.filters, services().limits)
+        rtype = svc.rtype
+        query = parse_list_query(params, rtype.filters, services().limits, rtype.derived_filters)
         items, total = svc.list(query)
         body = [present(svc.rtype, item, query.fields) for item in items]
         headers = {"X-Total-Count": str(total), "X-Result-Count": str(len(body))}

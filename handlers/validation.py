@@ -1,7 +1,8 @@
 """Request checks beyond what Connexion does by default.
 
-- JSON bodies: NaN/Infinity refused; merge patches validated with their nulls (deletions)
-  taken out, since `null` means "remove" in RFC 7386.
+- JSON bodies: UTF-8 only (RFC 8259), NaN/Infinity refused, at most MAX_NESTING levels deep,
+  a Content-Type required; merge patches (also `application/json` on PATCH, TMF630)
+  validated with their nulls (deletions) taken out, since `null` means "remove" in RFC 7386.
 - The resulting resource of a create or patch is checked against the resource schema.
 - Bodies larger than the configured limit are refused with 413 before they are read whole.
 """
@@ -12,14 +13,20 @@ import json
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import BadRequestProblem, ProblemException
+from connexion.exceptions import (
+    BadRequestProblem,
+    ProblemException,
+    UnsupportedMediaTypeProblem,
+)
 from connexion.json_schema import Draft4RequestValidator, format_error_with_path
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator
-from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.errors import InvalidRequest
+from domain.patch import MAX_NESTING, nesting_depth
+from handlers.formats import FORMAT_CHECKER
 
 MERGE_PATCH_TYPE = "application/merge-patch+json"
 
@@ -29,19 +36,45 @@ def _refuse_constant(name: str) -> None:
 
 
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
+    @property
+    def _validator(self) -> Draft4RequestValidator:
+        return Draft4RequestValidator(self._schema, format_checker=FORMAT_CHECKER)
+
     async def _parse(self, stream: Any, scope: Scope) -> Any:
-        text = b"".join([chunk async for chunk in stream]).decode(self._encoding)
-        if not text:
+        raw = b"".join([chunk async for chunk in stream])
+        if not raw:
             return None
+        if "content-type" not in Headers(scope=scope):
+            # Connexion would guess JSON here, but Flask then hands the handler raw bytes.
+            raise UnsupportedMediaTypeProblem(detail="Content-Type is missing")
+        too_deep = f"JSON nested deeper than {MAX_NESTING} levels"
         try:
-            return json.loads(text, parse_constant=_refuse_constant)
+            body = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        except UnicodeDecodeError as error:
+            raise BadRequestProblem(detail=f"body is not UTF-8: {error}") from None
+        except RecursionError:
+            raise BadRequestProblem(detail=too_deep) from None
         except ValueError as error:
             raise BadRequestProblem(detail=f"malformed JSON: {error}") from None
+        if nesting_depth(body) > MAX_NESTING:
+            raise BadRequestProblem(detail=too_deep)
+        return body
 
 
 class MergePatchBodyValidator(StrictJSONBodyValidator):
     def _validate(self, body: Any) -> dict | None:
         return super()._validate(_without_nulls(body))
+
+
+class PlainJSONBodyValidator(StrictJSONBodyValidator):
+    """`application/json`: a merge patch when it is the body of a PATCH (TMF630)."""
+
+    async def _parse(self, stream: Any, scope: Scope) -> Any:
+        self._merge_patch = scope.get("method") == "PATCH"
+        return await super()._parse(stream, scope)
+
+    def _validate(self, body: Any) -> dict | None:
+        return super()._validate(_without_nulls(body) if self._merge_patch else body)
 
 
 def _without_nulls(value: Any) -> Any:
@@ -55,6 +88,7 @@ VALIDATORS = {
     "body": MediaTypeDict(
         {
             MERGE_PATCH_TYPE: MergePatchBodyValidator,
+            "application/json": PlainJSONBodyValidator,
             "*/*json": StrictJSONBodyValidator,
             **{k: v for k, v in VALIDATOR_MAP["body"].items() if "json" not in k},
         }
@@ -67,9 +101,7 @@ class ResourceSchemaCheck:
 
     def __init__(self, spec: dict[str, Any], schema_name: str) -> None:
         schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
-        self._validator = Draft4RequestValidator(
-            schema, format_checker=Draft4Validator.FORMAT_CHECKER
-        )
+        self._validator = Draft4RequestValidator(schema, format_checker=FORMAT_CHECKER)
 
     def __call__(self, resource: dict[str, Any]) -> None:
         error = next(iter(self._validator.iter_errors(resource)), None)

@@ -1,6 +1,7 @@
 -- PATCH /customer/{id} with a JSON Merge Patch changing name or statusReason.
 -- Each wrk thread walks its own share of the ids (file BENCH_IDS, already shuffled), so two
--- requests in flight never touch the same customer (that would be a legitimate 409).
+-- requests in flight never touch the same customer (that would be a legitimate 409); each
+-- run starts BENCH_START positions further, past the ids of the runs before it.
 local common = dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 setup, response, done = common.setup, common.response, common.done
 
@@ -17,6 +18,7 @@ function init(args)
     end
   end
   assert(#mine > 0, "thread " .. tid .. " has no ids")
+  n = tonumber(os.getenv("BENCH_START") or "0")
 end
 
 function request()

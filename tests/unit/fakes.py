@@ -6,9 +6,10 @@ import copy
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from domain.errors import ConcurrentUpdate, Conflict
+from domain.errors import ConcurrentUpdate, Conflict, InvalidRequest
 from domain.events import Event
 from domain.ports import Stored
 from domain.query import Criterion, ListQuery, matches
@@ -39,7 +40,7 @@ class FakeRepository:
         hits = [doc for doc in documents if matches(doc, query.criteria)]
         # Stable sorts from the last key to the first; insertion (creation) order breaks ties.
         for key in reversed(query.sort):
-            hits.sort(key=lambda doc, path=key.path: _sort_key(doc, path), reverse=key.descending)
+            hits.sort(key=partial(_sort_key, path=key.path), reverse=key.descending)
         page = hits[query.offset : query.offset + query.limit]
         return copy.deepcopy(page), len(hits)
 
@@ -63,10 +64,15 @@ class FakeRepository:
         del self._collection(rtype.collection)[stored.resource["id"]]
         self._written(events)
 
-    def count_referrers(self, referrer: Referrer, resource_id: str) -> int:
-        pointing = Criterion(referrer.path, "eq", (resource_id,))
+    def get_document(self, collection: str, resource_id: str) -> dict[str, Any] | None:
+        found = self._collection(collection).get(resource_id)
+        return copy.deepcopy(found[0]) if found else None
+
+    def find_referrers(self, referrer: Referrer, resource_id: str, limit: int) -> list[str]:
+        criteria = [Criterion(referrer.path, "eq", (resource_id,))]
+        criteria += [Criterion(path, "eq", values) for path, values in referrer.where.items()]
         documents = self._collection(referrer.collection).values()
-        return sum(1 for doc, _ in documents if matches(doc, [pointing]))
+        return [doc["id"] for doc, _ in documents if matches(doc, criteria)][:limit]
 
     # -- for tests -------------------------------------------------------------------------
 
@@ -157,3 +163,16 @@ class FakeSubscriptions:
 
     def all(self) -> list[dict[str, Any]]:
         return [dict(s) for s in self._subscriptions.values()]
+
+
+class FakeSchemaCheck:
+    """SchemaCheck that records what it saw and refuses once told to."""
+
+    def __init__(self) -> None:
+        self.checked: list[dict[str, Any]] = []
+        self.refusal: str | None = None
+
+    def __call__(self, resource: dict[str, Any]) -> None:
+        self.checked.append(copy.deepcopy(resource))
+        if self.refusal:
+            raise InvalidRequest(self.refusal)

@@ -12,7 +12,8 @@ class TestFormattingInstants:
         assert format_instant(moment) == "2026-11-25T10:00:00.123Z"
 
     def test_writes_zero_milliseconds_when_there_are_none(self):
-        assert format_instant(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05.000Z"
+        moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        assert format_instant(moment) == "2026-01-02T03:04:05.000Z"
 
     def test_converts_other_offsets_to_utc(self):
         paris = timezone(timedelta(hours=1))
