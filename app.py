@@ -37,10 +37,10 @@ from adapters.embedded_db import DatabaseUnavailable, EmbeddedMongo
 from adapters.mongo import MongoResources, connect
 from adapters.settings import InvalidSettings, Settings, load_settings
 from adapters.subscriptions import MongoSubscriptions
+from domain.catalog import CATALOG_TYPES
 from domain.customer import CUSTOMER
 from domain.errors import DomainError
 from domain.hub import HubService
-from domain.patch import MERGE, Patch
 from domain.query import PageLimits
 from domain.resource import ResourceType
 from domain.service import ResourceService
@@ -62,7 +62,10 @@ class Api:
     resources: tuple[ResourceType, ...]
 
 
-APIS = (Api("customer.yaml", "handlers.customer", "customerManagement", (CUSTOMER,)),)
+APIS = (
+    Api("customer.yaml", "handlers.customer", "customerManagement", (CUSTOMER,)),
+    Api("catalog.yaml", "handlers.catalog", "productCatalogManagement", CATALOG_TYPES),
+)
 
 
 class SystemClock:
@@ -134,7 +137,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.Fla
     flask_app.json = WireJsonProvider(flask_app)
     flask_app.extensions["bss"] = services
     for api in APIS:
-        app.add_api(load_spec(api.spec), resolver=RelativeResolver(api.handlers), name=api.name)
+        app.add_api(
+            load_spec(api.spec),
+            resolver=RelativeResolver(api.handlers),
+            resolver_error=501,
+            name=api.name,
+        )
     _add_error_handlers(app)
     _add_operational_routes(app, services)
     app.add_middleware(
@@ -234,6 +242,8 @@ def _database(settings: Settings) -> tuple[Settings, EmbeddedMongo | None]:
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    from adapters import seeding
+    from adapters.demo_catalog import starter_catalog
     from adapters.demo_data import demo_customers
 
     if not _port_free(settings.host, settings.port):
@@ -242,8 +252,9 @@ def serve(settings: Settings) -> None:
     try:
         services = build_services(settings)  # fails here, in one line, if the DB is unreachable
         if settings.demo_data:
-            created = seed(services, demo_customers())
-            log.info("demo data: %d customers created, others already there", created)
+            demo = {**starter_catalog(), "customer": [dict(b, id=i) for i, b in demo_customers()]}
+            created = seeding.load(services.resources, demo)
+            log.info("demo data: %d records created, the others were already there", created)
         print(f"serving on http://{settings.host}:{settings.port}/ (APIs listed there)", flush=True)
         uvicorn.run(
             "app:asgi",
@@ -257,40 +268,6 @@ def serve(settings: Settings) -> None:
     finally:
         if embedded:
             embedded.stop()
-
-
-def seed(services: Services, customers: list[tuple[str, dict[str, Any]]]) -> int:
-    """Create the demo records that are not there yet; running it again changes nothing.
-
-    A record in a later lifecycle state (Suspended, Closed) is created in its initial state
-    and walked through the allowed transitions, as a real one would have been.
-    """
-    service = services.resources["customer"]
-    lifecycle = service.rtype.lifecycle
-    assert lifecycle is not None
-    created = 0
-    for resource_id, body in customers:
-        if _exists(service, resource_id):
-            continue
-        target = body.get(lifecycle.attribute, lifecycle.initial)
-        start = target if target in lifecycle.creatable else lifecycle.initial
-        initial = {k: v for k, v in body.items() if k != "statusReason" or start == target}
-        service.create({**initial, lifecycle.attribute: start}, resource_id=resource_id)
-        for state in lifecycle.path(start, target):
-            change = {lifecycle.attribute: state}
-            if state == target and "statusReason" in body:
-                change["statusReason"] = body["statusReason"]
-            service.patch(resource_id, Patch(MERGE, change))
-        created += 1
-    return created
-
-
-def _exists(service: ResourceService, resource_id: str) -> bool:
-    try:
-        service.get(resource_id)
-    except DomainError:
-        return False
-    return True
 
 
 def worker(settings: Settings) -> None:

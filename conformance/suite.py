@@ -20,12 +20,14 @@ from schemathesis.engine import events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
 
 from adapters.settings import load_settings
+from conformance import tmf_checks  # noqa: F401 - registers the tmf_ checks
 from handlers.specs import base_path, load_spec
 
-# What the TMF rules demand of every response and of every malformed request. Not checked:
-# positive_data_acceptance, because TMF answers a schema-valid request that breaks a business
-# rule (an illegal status transition, an undeclared attribute without a subtype @type, a
-# patch of `id`) with 400; and the auth checks, because the spec declares no security.
+# What the TMF rules demand of every response and of every malformed request; the tmf_ checks
+# are ours (tmf_checks.py). Not checked: positive_data_acceptance, because TMF answers a
+# schema-valid request that breaks a business rule (an illegal status transition, an
+# undeclared attribute without a subtype @type, a patch of `id`) with 400; and the auth
+# checks, because the spec declares no security.
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -38,6 +40,8 @@ CHECKS = (
     "allow_header_conformance",
     "use_after_free",
     "ensure_resource_availability",
+    "tmf_error_status",
+    "tmf_location_is_href",
 )
 ITEM = "/{id}"
 
@@ -211,6 +215,10 @@ def run(spec: dict[str, Any], config: schemathesis.Config, app: Any = None) -> R
             report.errors.append(f"{event.label}: {event.info.format()}")
         elif isinstance(event, events.FatalError):
             report.errors.append(f"schemathesis failed: {event.exception!r}")
+        elif isinstance(event, events.EngineFinished):
+            for failure in event.failures:  # from checks that judge the whole run
+                finding = Finding(failure.operation, "", failure.title, failure.message, "")
+                report.findings.append(finding)
     report.seconds = time.monotonic() - started
     return report
 

@@ -83,7 +83,6 @@ class CatalogEntityRules(Rules):
         self.check(resource)
 
     def on_update(self, before: Mapping[str, Any], after: dict[str, Any], lookup: Lookup) -> None:
-        self.check(after)
         if before.get("lifecycleStatus") == LAUNCHED and self.editable_when_launched is not None:
             frozen = sorted(
                 key
@@ -96,6 +95,7 @@ class CatalogEntityRules(Rules):
                     f"{', '.join(frozen)} cannot change while Launched: retire it and "
                     "publish a new version"
                 )
+        self.check(after)
         if after.get("lifecycleStatus") == LAUNCHED != before.get("lifecycleStatus"):
             problems = list(self.launch_problems(after, lookup))
             if problems:
