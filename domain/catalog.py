@@ -16,11 +16,10 @@ Modelling of prices (what ordering and billing read; documented in README):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any, ClassVar
 
 from domain.errors import Conflict, InvalidRequest, Unprocessable
-from domain.instants import parse_instant
+from domain.instants import format_instant, parse_instant
 from domain.lifecycle import Lifecycle
 from domain.money import money_value, round_money, to_decimal
 from domain.query import AttrType, Criterion
@@ -314,8 +313,6 @@ def _catalog_type(
 
 def sellable_at(raw: str) -> tuple[Criterion, ...]:
     """Offerings a customer can buy at an instant: Launched, sellable, inside validFor."""
-    from domain.instants import format_instant
-
     at = format_instant(parse_instant(raw))
     return (
         Criterion("lifecycleStatus", "eq", (LAUNCHED,)),
@@ -412,5 +409,3 @@ CATALOG = _catalog_type(
 )
 
 CATALOG_TYPES = (CATALOG, CATEGORY, PRODUCT_SPECIFICATION, PRODUCT_OFFERING_PRICE, PRODUCT_OFFERING)
-
-__all__ = ["CATALOG_TYPES", "Decimal"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.lifecycle import Lifecycle
 from domain.query import AttrType
-from domain.resource import Referrer, ResourceType
+from domain.resource import ResourceType
 
 # Initialized -> Validated -> Approved; Approved <-> Suspended; any -> Closed (final).
 CUSTOMER_LIFECYCLE = Lifecycle(
@@ -58,5 +58,3 @@ CUSTOMER = ResourceType(
     # Product orders (TMF622) will add themselves here: a customer with orders stays.
     referrers=(),
 )
-
-__all__ = ["CUSTOMER", "CUSTOMER_LIFECYCLE", "Referrer"]

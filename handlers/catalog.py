@@ -5,8 +5,8 @@ from handlers.tmf import hub_endpoints, resource_endpoints
 listCatalog, retrieveCatalog, createCatalog, patchCatalog, deleteCatalog = resource_endpoints(
     "catalog"
 )
-listCategory, retrieveCategory, createCategory, patchCategory, deleteCategory = (
-    resource_endpoints("category")
+listCategory, retrieveCategory, createCategory, patchCategory, deleteCategory = resource_endpoints(
+    "category"
 )
 (
     listProductSpecification,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import simplejson
@@ -45,6 +44,3 @@ class WireJsonProvider(FlaskJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         kwargs.pop("default", None)
         return dumps(obj, **kwargs)
-
-
-__all__ = ["CONTENT_TYPE", "JSONIFIER", "Decimal", "WireJsonProvider", "dumps", "loads"]
