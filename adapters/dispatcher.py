@@ -134,6 +134,10 @@ class Dispatcher:
             wait_until = max(blocker.get("nextAttemptAt") or now, now + timedelta(seconds=0.2))
             self._release(delivery, {"nextAttemptAt": wait_until})
             return True
+        if not self._subscriptions.exists(delivery["subscriptionId"]):
+            # the listener unsubscribed after the event: nothing more is owed to it
+            self._release(delivery, {"state": "cancelled"})
+            return True
         try:
             self._send(delivery["callback"], delivery["envelope"])
         except Exception as error:  # noqa: BLE001 - any failure is a failed attempt
@@ -144,14 +148,16 @@ class Dispatcher:
 
     def _earlier_pending(self, delivery: dict[str, Any]) -> dict[str, Any] | None:
         earlier = {"seq": {"$lt": delivery["seq"]}}
-        blocker = self._db[DELIVERIES].find_one(
-            {"orderKey": delivery["orderKey"], "state": "pending", **earlier}
-        )
-        if blocker is not None:
-            return blocker
-        # an earlier event of the resource not fanned out yet would also overtake
-        return self._db[OUTBOX].find_one(
+        # An earlier event not fanned out yet would also be overtaken. The outbox is read
+        # first: fan-out inserts the deliveries before it marks the event fanned, so an event
+        # seen fanned here has its deliveries visible below (the other order has a gap).
+        unfanned = self._db[OUTBOX].find_one(
             {"resource": delivery["resource"], "fanned": False, **earlier}
+        )
+        if unfanned is not None:
+            return unfanned
+        return self._db[DELIVERIES].find_one(
+            {"orderKey": delivery["orderKey"], "state": "pending", **earlier}
         )
 
     def _failed(self, delivery: dict[str, Any], now: datetime, error: Exception) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Settings:
     workers: int
     data_dir: str
     dispatcher: bool
+    jobs: bool
     max_body_bytes: int
     event_max_attempts: int
     event_max_backoff_seconds: int
@@ -47,11 +48,18 @@ class SettingsSchema(Schema):
     workers = fields.Integer(load_default=2, validate=validate.Range(1, 64))
     data_dir = fields.String(load_default="var")
     dispatcher = fields.Boolean(load_default=True)
+    jobs = fields.Boolean(load_default=True)
     max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(min=1024))
     event_max_attempts = fields.Integer(load_default=12, validate=validate.Range(min=1))
     event_max_backoff_seconds = fields.Integer(load_default=30, validate=validate.Range(min=1))
     demo_data = fields.Boolean(load_default=True)
     validate_responses = fields.Boolean(load_default=False)
+
+    @pre_load
+    def level_in_capitals(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if isinstance(data.get("log_level"), str):
+            data = {**data, "log_level": data["log_level"].upper()}
+        return data
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> Settings:

@@ -75,6 +75,9 @@ class MongoSubscriptions:
         raw = self._collection.find_one({"_id": subscription_id, "api": api})
         return HubSubscription._from_son(raw).as_dict() if raw else None
 
+    def exists(self, subscription_id: str) -> bool:
+        return self._collection.count_documents({"_id": subscription_id}, limit=1) > 0
+
     def remove(self, api: str, subscription_id: str) -> bool:
         return self._collection.delete_one({"_id": subscription_id, "api": api}).deleted_count > 0
 

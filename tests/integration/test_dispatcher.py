@@ -405,3 +405,22 @@ class TestConcurrentDispatchers:
                 got = [e for c, e in subscriber.received if c == callback and e in in_order]
                 assert got == in_order
         assert db[DELIVERIES].count_documents({"state": {"$ne": "delivered"}}) == 0
+
+
+class TestUnsubscribedListener:
+    def test_gets_nothing_more_once_it_unsubscribed(
+        self, db, customers, subscriptions, subscriber, dispatcher
+    ):
+        callback = subscribe(subscriptions, "gone")
+        subscriber.down.add(callback)
+        customer = customers.create({"name": "Ada", "engagedParty": {"id": "p1"}})
+        dispatcher.run_once(now=T0)
+        assert len(subscriber.attempts) == 1
+
+        subscriptions.remove(API, "gone")
+        subscriber.down.clear()
+        dispatcher.run_once(now=T0 + seconds(60))
+
+        assert len(subscriber.attempts) == 1
+        [event_id] = event_ids(db, customer["id"])
+        assert delivery(db, "gone", event_id)["state"] == "cancelled"
