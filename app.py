@@ -1,7 +1,7 @@
 """Composition root: wires adapters into domain services and serves the TMF APIs.
 
 python app.py serve    start the database if needed, load demo data, serve the APIs
-python app.py worker   run the event dispatcher as its own process
+python app.py worker   run the event dispatcher and the catalog job runner as their own process
 """
 
 from __future__ import annotations
@@ -29,21 +29,24 @@ from connexion.exceptions import ProblemException
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import RelativeResolver
+from pymongo.database import Database
 from starlette.exceptions import HTTPException
 
 from adapters.dispatcher import DeliveryPolicy, Dispatcher, HttpSender
 from adapters.dispatcher import ensure_indexes as ensure_dispatch_indexes
 from adapters.embedded_db import DatabaseUnavailable, EmbeddedMongo
+from adapters.jobs import ImportSources, JobRunner, MongoExportFiles
 from adapters.mongo import MongoResources, connect
 from adapters.settings import InvalidSettings, Settings, load_settings
 from adapters.subscriptions import MongoSubscriptions
 from domain.catalog import CATALOG_TYPES
+from domain.catalog_jobs import EXPORT_JOB, JOB_TYPES, CatalogJobs
 from domain.customer import CUSTOMER
 from domain.errors import DomainError
 from domain.hub import HubService
 from domain.query import PageLimits
 from domain.resource import ResourceType
-from domain.service import ResourceService
+from domain.service import HrefFor, ResourceService
 from handlers import errors
 from handlers.routing import RoutingGuard
 from handlers.specs import base_path, load_spec
@@ -64,7 +67,12 @@ class Api:
 
 APIS = (
     Api("customer.yaml", "handlers.customer", "customerManagement", (CUSTOMER,)),
-    Api("catalog.yaml", "handlers.catalog", "productCatalogManagement", CATALOG_TYPES),
+    Api(
+        "catalog.yaml",
+        "handlers.catalog",
+        "productCatalogManagement",
+        (*CATALOG_TYPES, *JOB_TYPES),
+    ),
 )
 
 
@@ -110,8 +118,24 @@ def build_services(settings: Settings) -> Services:
             )
     limits = PageLimits(settings.page_default_limit, settings.page_max_limit)
     services = Services(resources, hubs, limits, settings.public_base_url)
-    services.extra.update(db=db, subscriptions=subscriptions)
+    jobs = _catalog_jobs(settings, db, resources, href_for)
+    runner = JobRunner(db, jobs)
+    runner.ensure_indexes()
+    services.extra.update(db=db, subscriptions=subscriptions, catalog_jobs=jobs, job_runner=runner)
     return services
+
+
+def _catalog_jobs(
+    settings: Settings, db: Database, resources: dict[str, ResourceService], href_for: HrefFor
+) -> CatalogJobs:
+    files = MongoExportFiles(db)
+    # an import may read a file as large as 16 request bodies
+    sources = ImportSources(files, href_for(EXPORT_JOB, ""), settings.max_body_bytes * 16)
+
+    def file_url(job_id: str) -> str:
+        return f"{href_for(EXPORT_JOB, job_id)}/file"
+
+    return CatalogJobs(resources, files, sources, SystemClock(), file_url)
 
 
 def configure_logging(level: str) -> None:
@@ -154,6 +178,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.Fla
         dispatcher = _dispatcher(settings, services)
         dispatcher.start()
         services.extra["dispatcher"] = dispatcher
+    if settings.jobs:
+        services.extra["job_runner"].start()
     return app
 
 
@@ -274,9 +300,14 @@ def worker(settings: Settings) -> None:
     settings, embedded = _database(settings)
     try:
         services = build_services(settings)
-        print("event dispatcher running; Ctrl-C to stop", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            _dispatcher(settings, services).run_forever()
+        runner = services.extra["job_runner"]
+        runner.start()
+        print("event dispatcher and catalog job runner running; Ctrl-C to stop", flush=True)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                _dispatcher(settings, services).run_forever()
+        finally:
+            runner.stop()
     finally:
         if embedded:
             embedded.stop()

@@ -50,6 +50,7 @@ def make_settings(mongo_uri: str, database_name: str, **overrides: Any) -> Setti
         "mongodb_uri": mongo_uri,
         "mongodb_database": database_name,
         "dispatcher": False,
+        "jobs": False,  # tests run catalog jobs with JobRunner.run_once()
         "validate_responses": True,
         "public_base_url": PUBLIC_BASE,
         "demo_data": False,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ import pymongo.errors
 from pymongo.database import Database
 
 from adapters.mongo import OUTBOX
+from adapters.polling import PollingWorker
 from adapters.subscriptions import MongoSubscriptions
 from domain.hub import subscription_matches
 
@@ -62,7 +62,10 @@ def ensure_indexes(db: Database) -> None:
     db[DELIVERIES].create_index([("orderKey", 1), ("seq", 1)])
 
 
-class Dispatcher:
+class Dispatcher(PollingWorker):
+    thread_name = "event-dispatcher"
+    log = log
+
     def __init__(
         self,
         db: Database,
@@ -74,8 +77,7 @@ class Dispatcher:
         self._subscriptions = subscriptions
         self._send = sender
         self.policy = policy
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # one pass -----------------------------------------------------------------------------
 
@@ -180,29 +182,6 @@ class Dispatcher:
         self._db[DELIVERIES].update_one(
             {"_id": delivery["_id"]}, {"$set": {**update, "leaseUntil": None}}
         )
-
-    # background loop ----------------------------------------------------------------------
-
-    def start(self, idle_sleep: float = 0.2) -> None:
-        self._thread = threading.Thread(
-            target=self.run_forever, args=(idle_sleep,), name="event-dispatcher", daemon=True
-        )
-        self._thread.start()
-
-    def run_forever(self, idle_sleep: float = 0.2) -> None:
-        while not self._stop.is_set():
-            try:
-                handled = self.run_once()
-            except pymongo.errors.PyMongoError as error:
-                log.warning("event dispatcher: database error, retrying: %s", error)
-                handled = 0
-            if not handled:
-                self._stop.wait(idle_sleep)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
 
 def _now() -> datetime:

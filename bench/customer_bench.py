@@ -216,8 +216,17 @@ def load_customers(client: Client, count: int) -> dict[str, Any]:
         created_as = "Approved" if status in ("Suspended", "Closed") else status
         bodies.append(customer_body(i, rng, created_as))
 
+    done = [0]
+    lock = threading.Lock()
+    step = max(count // 10, 1)
+
     def create(body: dict[str, Any]) -> str:
         created, _ = client.call("POST", f"{BASE_PATH}/customer", body)
+        with lock:
+            done[0] += 1
+            if done[0] % step == 0:
+                elapsed = time.monotonic() - started
+                print(f"  {done[0]} created, {done[0] / elapsed:.0f}/s so far", flush=True)
         return str(created["id"])
 
     started = time.monotonic()
@@ -336,7 +345,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-def start_server(tmp: Path, mongo_uri: str, workers: int | None) -> Server:
+def start_server(tmp: Path, mongo_uri: str, workers: int | None, dispatcher: bool) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BSS_") and k != "MONGODB_URI"}
     port = free_port()
     env.update(
@@ -348,6 +357,8 @@ def start_server(tmp: Path, mongo_uri: str, workers: int | None) -> Server:
     )
     if workers is not None:
         env["BSS_WORKERS"] = str(workers)
+    if not dispatcher:
+        env["BSS_DISPATCHER"] = "false"
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -425,16 +436,21 @@ class Accounting:
         return now
 
 
-def wait_idle(pids: dict[str, int], limit: float = 90.0) -> float:
-    """Wait until the server and the database are idle: requests a finished wrk run left
-    in flight (the server completes them) must not run into the next measurement."""
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        before = sum(cpu_seconds(pid) for pid in pids.values())
-        time.sleep(0.5)
-        if sum(cpu_seconds(pid) for pid in pids.values()) - before < 0.05:
-            break
-    return time.monotonic() - started
+def settle(previous: dict[str, Any] | None) -> None:
+    """When wrk stops, up to --connections requests are still in flight and the server
+    completes them: let them finish (they take at most about the slowest latency seen)
+    before the next measurement starts."""
+    if previous:
+        time.sleep(min(previous["max_ms"] / 1000 * 1.2 + 0.3, 30.0))
+
+
+def idle_cores(pids: dict[str, int], seconds: float = 3.0) -> dict[str, float]:
+    """CPU used with no client at all (the event dispatcher polling, background work)."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    time.sleep(seconds)
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    workers = sum(v for k, v in used.items() if k.startswith("worker-"))
+    return {"workers": round(workers / seconds, 2), "db": round(used["db"] / seconds, 2)}
 
 
 def cpu_split(used: dict[str, float], operations: int) -> dict[str, Any]:
@@ -583,6 +599,27 @@ def raw_reads(uri: str, ids: list[str], seconds: float, accounting: Accounting) 
         db.client.close()
 
 
+def stored_counts(uri: str) -> dict[str, int]:
+    """Customers, outbox events, and events the dispatcher has not fanned out yet."""
+    db = connect(uri, DATABASE)
+    try:
+        counts = {name: db[name].estimated_document_count() for name in (COLLECTION, "outbox")}
+        counts["events_not_fanned_out"] = db["outbox"].count_documents({"fanned": False})
+        return counts
+    finally:
+        db.client.close()
+
+
+def drain(uri: str, seconds: float) -> dict[str, Any]:
+    """Wait up to `seconds` for the dispatcher to fan out the events of the load."""
+    started = time.monotonic()
+    counts = stored_counts(uri)
+    while counts["events_not_fanned_out"] and time.monotonic() - started < seconds:
+        time.sleep(2)
+        counts = stored_counts(uri)
+    return {"waited_s": round(time.monotonic() - started, 1), **counts}
+
+
 def raw_insert(
     uri: str, template_id: str, seconds: float, accounting: Accounting
 ) -> dict[str, Any]:
@@ -652,7 +689,7 @@ def print_report(results: dict[str, Any]) -> None:
     print(
         f"Customer API - {run['customers']} customers, {run['workers']} uvicorn workers, "
         f"wrk -t{run['wrk_threads']} -c{run['connections']} {run['duration_s']} s each, "
-        f"{run['cpus']} CPUs"
+        f"{run['cpus']} CPUs, event dispatcher {'on' if run['dispatcher'] else 'OFF'}"
     )
     print(
         f"load through the API: {run['customers']} POSTs in {load['post_seconds']:.1f} s "
@@ -689,6 +726,11 @@ def print_report(results: dict[str, Any]) -> None:
     print()
     ratios = results["api_over_raw"]
     print("API / raw: " + ", ".join(f"{name} {value:.0%}" for name, value in ratios.items()))
+    idle, counts = results["idle_cpu_cores"], results["stored_at_end"]
+    print(
+        f"idle CPU (cores, no client): after load {idle['after_load']}, at the end {idle['end']}; "
+        f"stored: after load {results['stored_after_load']}, at the end {counts}"
+    )
     rss = results["rss_max_mb"]
     hwm = results["rss_peak_hwm_mb"]
     print(
@@ -713,6 +755,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--raw-seconds", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=None, help="seconds per op (2)")
     parser.add_argument("--quick", action="store_true", help="1,000 customers, 5 s each")
+    parser.add_argument(
+        "--no-dispatcher",
+        action="store_true",
+        help="BSS_DISPATCHER=false: no event dispatcher thread in the workers (not production)",
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=0.0,
+        help="wait up to S seconds after the load for the dispatcher to fan out its events",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     args.customers = args.customers or (1000 if args.quick else 10_000)
@@ -735,7 +788,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         uri = db.start()
         print(f"embedded database at {uri} (data in {tmp})", flush=True)
-        server = start_server(tmp, uri, args.workers)
+        server = start_server(tmp, uri, args.workers, not args.no_dispatcher)
         db_pid = next(p for p in children(os.getpid()) if "secantusd" in cmdline(p))
         pids = {**server.workers, "server": server.process.pid, "db": db_pid}
         print(f"server on port {server.port}, workers {server.workers}", flush=True)
@@ -769,8 +822,14 @@ def main(argv: list[str] | None = None) -> int:
         post_body = {**sample_body, "status": "Approved", "name": "Bench Created"}
         body_file.write_text(json.dumps(post_body))
 
+        after_load = stored_counts(uri)
+        print(f"  stored after the load: {after_load}", flush=True)
+        drained = drain(uri, args.drain) if args.drain > 0 else None
+        if drained:
+            print(f"  after waiting for the dispatcher: {drained}", flush=True)
+        idle = {"after_load": idle_cores(pids)}
+        print(f"  idle CPU (cores) after the load: {idle['after_load']}", flush=True)
         print(f"raw pymongo reads, {args.raw_seconds:.0f} s each ...", flush=True)
-        wait_idle(pids)
         raw = raw_reads(uri, ids, args.raw_seconds, accounting)
 
         plan = [
@@ -787,12 +846,13 @@ def main(argv: list[str] | None = None) -> int:
         ]
         api: dict[str, Any] = {}
         patched = 0  # PATCH runs start past the ids the runs before them touched
+        figures: dict[str, Any] | None = None
         for name, script, path, env in plan:
             print(f"wrk {name} ({args.duration:.0f} s) ...", flush=True)
             for measured, seconds in ((False, args.warmup), (True, args.duration)):
                 if seconds <= 0:
                     continue
-                wait_idle(pids)
+                settle(figures)
                 run_env = {**env, "BENCH_START": str(patched)}
                 figures = run_wrk(
                     server, script, path, seconds, args, run_env, accounting if measured else None
@@ -806,9 +866,12 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
+        settle(figures)
+        idle["end"] = idle_cores(pids)
+        print(f"  idle CPU (cores) at the end: {idle['end']}", flush=True)
         print(f"raw pymongo insert_one, {args.raw_seconds:.0f} s ...", flush=True)
-        wait_idle(pids)
         raw.update(raw_insert(uri, ids[0], args.raw_seconds, accounting))
+        counts = stored_counts(uri)
         sampler.stop()
         hwm = {name: memory_kb(pid, "VmHWM") / 1024 for name, pid in pids.items()}
         rss = {name: kb / 1024 for name, kb in sampler.max_kb.items()}
@@ -822,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
                 "command": " ".join([Path(sys.executable).name, *sys.argv]),
                 "customers": args.customers,
                 "workers": args.workers or 2,
+                "dispatcher": not args.no_dispatcher,
                 "connections": args.connections,
                 "wrk_threads": args.threads,
                 "duration_s": args.duration,
@@ -843,6 +907,10 @@ def main(argv: list[str] | None = None) -> int:
                 / raw["filtered_page"]["ops_per_second"],
                 "get_by_id": api["get_by_id"]["rps"] / raw["find_one_by_id"]["ops_per_second"],
             },
+            "idle_cpu_cores": idle,
+            "stored_after_load": after_load,
+            "drain": drained,
+            "stored_at_end": counts,
             "rss_max_mb": rss,
             "rss_peak_hwm_mb": hwm,
             "server_stop": stopped,

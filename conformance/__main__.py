@@ -1,7 +1,8 @@
-"""Command line: run the conformance suite against our app or any server, print the summary.
+"""Run the conformance suite against our app (in-process) or any server; print a summary.
 
-The run creates resources on the server it tests (and registers hub listeners with made-up
-callback URLs): aim it at a test instance, never at production.
+Exit status: 0 when every check passed, 1 when some failed, 2 when the run could not start.
+Against a server, the run creates customers and registers hub listeners (with callbacks on
+the unresolvable .invalid domain) there: aim it at a test instance, never at production.
 """
 
 from __future__ import annotations
@@ -11,46 +12,60 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import requests
 
 from adapters.embedded_db import DatabaseUnavailable, EmbeddedMongo
-from conformance.suite import APIS, Report, api_url, configure, our_app, prepare, run
-
-DEFAULT_SEED = 629
+from conformance.report import Report
+from conformance.suite import APIS, api_url, configure, our_app, prepare, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance", description=__doc__)
-    parser.add_argument("--base-url", help="server to test, e.g. http://127.0.0.1:8080")
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--base-url",
+        help="server to test, e.g. http://127.0.0.1:8080 (the API's base path is added)",
+    )
     parser.add_argument("--api", choices=sorted(APIS), default="customer")
-    parser.add_argument("--max-examples", type=int, default=50, help="per operation and phase")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--max-examples", type=int, default=50, help="generated requests per operation and phase"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="draw other inputs than the default, reproducible run (explore with a few seeds)",
+    )
     args = parser.parse_args(argv)
-    api = APIS[args.api]
-    config = {"max_examples": args.max_examples, "seed": args.seed}
     try:
-        if args.base_url:
-            url = api_url(args.base_url, api)
-            print(f"testing {url} against openapi/{api.spec}", flush=True)
-            with requests.Session() as session:
-                spec = prepare(session, url, api)
-            report = run(spec, configure(**config, base_url=url))
-        else:
-            print(f"testing our app in-process against openapi/{api.spec}", flush=True)
-            with _database() as mongo_uri, our_app(mongo_uri) as app:
-                spec = prepare(app.test_client(), api_url("", api), api)
-                report = run(spec, configure(**config), app=app)
+        report = _run(args)
     except (requests.RequestException, DatabaseUnavailable, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return _finish(report)
+    print(report.summary())
+    return 0 if report.passed else 1
+
+
+def _run(args: argparse.Namespace) -> Report:
+    api = APIS[args.api]
+    if args.base_url:
+        url = api_url(args.base_url, api)
+        print(f"testing {url} against openapi/{api.spec}", flush=True)
+        with requests.Session() as session:
+            spec = prepare(session, url, api)
+        return run(spec, configure(max_examples=args.max_examples, seed=args.seed, base_url=url))
+    print(f"testing our app in-process against openapi/{api.spec}", flush=True)
+    with _database() as mongo_uri, our_app(mongo_uri) as app:
+        spec = prepare(app.test_client(), api_url("", api), api)
+        return run(spec, configure(max_examples=args.max_examples, seed=args.seed), app=app)
 
 
 @contextlib.contextmanager
 def _database() -> Iterator[str]:
-    """MONGODB_URI when set, otherwise a throwaway embedded server."""
+    """MONGODB_URI when set (our_app uses a database of its own there), else a throwaway one."""
     given = os.environ.get("MONGODB_URI")
     if given:
         yield given
@@ -60,11 +75,6 @@ def _database() -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
-
-
-def _finish(report: Report) -> Any:
-    print(report.summary())
-    return 0 if report.passed else 1
 
 
 if __name__ == "__main__":

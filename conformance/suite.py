@@ -10,17 +10,16 @@ import contextlib
 import copy
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import schemathesis
 from schemathesis.engine import events, from_schema
-from schemathesis.engine.recorder import ScenarioRecorder
 
 from adapters.settings import load_settings
 from conformance import tmf_checks  # noqa: F401 - registers the tmf_ checks
+from conformance.report import Finding, Report, record
 from handlers.specs import base_path, load_spec
 
 # What the TMF rules demand of every response and of every malformed request; the tmf_ checks
@@ -79,48 +78,6 @@ class HttpClient(Protocol):
     """requests.Session or starlette's TestClient: all the seeding needs."""
 
     def post(self, url: str, *, json: Any) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Finding:
-    operation: str  # e.g. "PATCH /customer/{id}"
-    check: str
-    title: str
-    message: str
-    reproduce: str  # curl command
-
-    def render(self) -> str:
-        message = "\n".join(f"    {line}" for line in self.message.strip().splitlines())
-        return f"[{self.check}] {self.operation}: {self.title}\n{message}\n    {self.reproduce}"
-
-
-@dataclass
-class Report:
-    seconds: float = 0.0
-    findings: list[Finding] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # the run itself went wrong
-    responses: Counter[tuple[str, int]] = field(default_factory=Counter)  # (operation, status)
-
-    @property
-    def passed(self) -> bool:
-        return not self.findings and not self.errors
-
-    def statuses(self, operation: str) -> set[int]:
-        return {status for (label, status) in self.responses if label == operation}
-
-    def summary(self) -> str:
-        lines = ["responses per operation:"]
-        for label in sorted({label for label, _ in self.responses}):
-            counts = sorted((s, n) for (op, s), n in self.responses.items() if op == label)
-            lines.append(f"  {label:<28} " + "  ".join(f"{s}x{n}" for s, n in counts))
-        lines += ["", *(finding.render() + "\n" for finding in self.findings)]
-        lines += [f"error: {error}\n" for error in self.errors]
-        verdict = "PASSED" if self.passed else "FAILED"
-        lines.append(
-            f"{verdict}: {len(self.findings)} failing check(s), {len(self.errors)} error(s), "
-            f"{sum(self.responses.values())} requests in {self.seconds:.1f}s"
-        )
-        return "\n".join(lines)
 
 
 def prepare(client: HttpClient, api_url: str, api: ApiUnderTest) -> dict[str, Any]:
@@ -210,7 +167,7 @@ def run(spec: dict[str, Any], config: schemathesis.Config, app: Any = None) -> R
     started = time.monotonic()
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
-            _record(report, event.recorder)
+            record(report, event.recorder)
         elif isinstance(event, events.NonFatalError):
             report.errors.append(f"{event.label}: {event.info.format()}")
         elif isinstance(event, events.FatalError):
@@ -223,34 +180,10 @@ def run(spec: dict[str, Any], config: schemathesis.Config, app: Any = None) -> R
     return report
 
 
-def _record(report: Report, recorder: ScenarioRecorder) -> None:
-    for case_id, interaction in recorder.interactions.items():
-        if interaction.response is not None:
-            label = recorder.cases[case_id].value.operation.label
-            report.responses[(label, interaction.response.status_code)] += 1
-    known = {(f.operation, f.check, f.title, f.message) for f in report.findings}
-    for case_id, checks in recorder.checks.items():
-        for check in checks:
-            if check.failure_info is None:
-                continue
-            failure = check.failure_info.failure
-            finding = Finding(
-                operation=recorder.cases[case_id].value.operation.label,
-                check=check.name,
-                title=failure.title,
-                message=failure.message,
-                reproduce=check.failure_info.code_sample,
-            )
-            key = (finding.operation, finding.check, finding.title, finding.message)
-            if key not in known:
-                known.add(key)
-                report.findings.append(finding)
-
-
 @contextlib.contextmanager
 def our_app(mongo_uri: str) -> Iterator[Any]:
     """Our app on a database of its own, dropped afterwards."""
-    from app import create_app
+    from app import create_app  # the whole server, needed in-process only
 
     database = f"conformance_{uuid.uuid4().hex[:12]}"
     settings = load_settings(
@@ -258,6 +191,7 @@ def our_app(mongo_uri: str) -> Iterator[Any]:
             "mongodb_uri": mongo_uri,
             "mongodb_database": database,
             "dispatcher": False,  # no event deliveries to the callbacks the run registers
+            "jobs": False,
             "demo_data": False,
             # schemathesis validates every response and says what is wrong; the server's own
             # validation would turn the same finding into an anonymous 500

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from conformance.suite import APIS, Report, api_url, configure, our_app, prepare, run
+from conformance.report import Report
+from conformance.suite import APIS, api_url, configure, our_app, prepare, run
 from handlers.specs import load_spec
 
 pytestmark = pytest.mark.slow
@@ -75,6 +76,7 @@ def _server_answering(status: int, headers: dict[str, str], body: bytes) -> Any:
 
 
 JSON = {"content-type": "application/json"}
+ADA = {"name": "Ada", "engagedParty": {"id": "p1", "@referredType": "Individual"}}
 
 
 class TestTheRunReportsAServerThatBreaksTheContract:
@@ -135,11 +137,7 @@ class TestRequestsEarlierRunsFound:
 
     @pytest.mark.parametrize("location", ["", "no scheme", "http://a b", "https://x.test/%zz"])
     def test_a_schema_location_that_is_no_uri_is_refused(self, client: Any, location: str) -> None:
-        body = {
-            "name": "Ada",
-            "engagedParty": {"id": "p1", "@referredType": "Individual"},
-            "@schemaLocation": location,
-        }
+        body = {**ADA, "@schemaLocation": location}
 
         response = client.post(f"{BASE}/customer", json=body)
 
@@ -148,13 +146,24 @@ class TestRequestsEarlierRunsFound:
 
     def test_a_schema_location_that_is_a_uri_is_kept(self, client: Any) -> None:
         location = "https://schemas.example.com/Customer.json#/definitions/VipCustomer"
-        body = {
-            "name": "Ada",
-            "engagedParty": {"id": "p1", "@referredType": "Individual"},
-            "@schemaLocation": location,
-        }
+        body = {**ADA, "@schemaLocation": location}
 
         response = client.post(f"{BASE}/customer", json=body)
 
         assert response.status_code == 201
         assert response.json()["@schemaLocation"] == location
+
+    def test_a_json_patch_that_keeps_copying_the_customer_into_itself_is_refused(
+        self, client: Any
+    ) -> None:
+        created = client.post(f"{BASE}/customer", json=ADA).json()
+        doubling = [{"op": "copy", "from": "", "path": "/characteristic"}] * 40  # 2**40 values
+
+        response = client.patch(
+            f"{BASE}/customer/{created['id']}",
+            json=doubling,
+            headers={"Content-Type": "application/json-patch+json"},
+        )
+
+        assert response.status_code == 400
+        assert client.get(f"{BASE}/customer/{created['id']}").json() == created

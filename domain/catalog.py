@@ -27,6 +27,8 @@ from domain.resource import Lookup, Referrer, ResourceType, Rules
 
 LAUNCHED = "Launched"
 IN_USE = frozenset({"Active", "Launched"})
+# what may change on a Launched entity without checking it is still launchable
+WORDING = frozenset({"name", "description", "statusReason", "lastUpdate", "version"})
 PRICE_TYPES = frozenset({"oneTime", "recurring", "usage", "discount"})
 PERIOD_TYPES = frozenset({"day", "week", "month", "year"})
 
@@ -64,7 +66,8 @@ def _launched_referrer(collection: str, path: str) -> Referrer:
     return Referrer(collection, path, where={"lifecycleStatus": (LAUNCHED,)})
 
 
-def _refs(resource: Mapping[str, Any], attribute: str) -> list[str]:
+def ref_ids(resource: Mapping[str, Any], attribute: str) -> list[str]:
+    """Ids of the references held in `attribute` (one reference or a list of them)."""
     value = resource.get(attribute)
     items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
     return [item["id"] for item in items if isinstance(item, dict) and item.get("id")]
@@ -78,10 +81,15 @@ class CatalogEntityRules(Rules):
     # attributes that may still change once the entity is Launched (None: all)
     editable_when_launched: ClassVar[frozenset[str] | None] = None
 
+    def __init__(self) -> None:
+        # Launched entities that use this one; set by the resource description
+        self.used_by: tuple[Referrer, ...] = ()
+
     def on_create(self, resource: dict[str, Any], lookup: Lookup) -> None:
         self.check(resource)
 
     def on_update(self, before: Mapping[str, Any], after: dict[str, Any], lookup: Lookup) -> None:
+        self.refuse_leaving_service_while_used(before, after, lookup)
         if before.get("lifecycleStatus") == LAUNCHED and self.editable_when_launched is not None:
             frozen = sorted(
                 key
@@ -94,11 +102,46 @@ class CatalogEntityRules(Rules):
                     f"{', '.join(frozen)} cannot change while Launched: retire it and "
                     "publish a new version"
                 )
+        # A launch, and any change to a Launched entity beyond its wording, must leave it
+        # launchable. Checked first, so that every reason is listed (422), an end before the
+        # start among them, rather than only that one inconsistency (400).
+        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        if after.get("lifecycleStatus") == LAUNCHED and changed - WORDING:
+            self.require_launchable(after, lookup)
         self.check(after)
-        if after.get("lifecycleStatus") == LAUNCHED != before.get("lifecycleStatus"):
-            problems = list(self.launch_problems(after, lookup))
-            if problems:
-                raise Unprocessable("cannot launch: " + "; ".join(problems))
+
+    def on_import(
+        self, before: Mapping[str, Any] | None, resource: dict[str, Any], lookup: Lookup
+    ) -> None:
+        """An imported entity may arrive Launched: it must then be launchable as it is,
+        against what exists at that point. One that leaves Launched is checked as a client
+        would change it: first moved on (retired), then edited."""
+        if before and before.get("lifecycleStatus") == LAUNCHED != resource.get("lifecycleStatus"):
+            before = {**before, "lifecycleStatus": resource.get("lifecycleStatus")}
+        super().on_import(before, resource, lookup)
+        if resource.get("lifecycleStatus") == LAUNCHED:
+            self.require_launchable(resource, lookup)
+
+    def refuse_leaving_service_while_used(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], lookup: Lookup
+    ) -> None:
+        """Retiring a price or specification under a Launched offering would silently take
+        it out of what that offering sells: retire the offering first."""
+        state = after.get("lifecycleStatus")
+        if before.get("lifecycleStatus") not in IN_USE or state in IN_USE:
+            return
+        for referrer in self.used_by:
+            users = lookup.referrers(referrer, after["id"])
+            if users:
+                raise Conflict(
+                    f"cannot become {state}: Launched {referrer.collection} "
+                    f"{', '.join(users)} use(s) it through {referrer.path}; retire them first"
+                )
+
+    def require_launchable(self, resource: Mapping[str, Any], lookup: Lookup) -> None:
+        problems = list(self.launch_problems(resource, lookup))
+        if problems:
+            raise Unprocessable("cannot launch: " + "; ".join(problems))
 
     def check(self, resource: dict[str, Any]) -> None:
         """Consistency that holds in every state."""
@@ -106,10 +149,17 @@ class CatalogEntityRules(Rules):
 
     def launch_problems(self, resource: Mapping[str, Any], lookup: Lookup) -> Iterable[str]:
         valid_for = resource.get("validFor") or {}
-        if not valid_for.get("startDateTime"):
+        start, end = valid_for.get("startDateTime"), valid_for.get("endDateTime")
+        if not start:
             yield "validFor.startDateTime is required to launch"
+        elif end and parse_instant(end) <= parse_instant(start):
+            yield "validFor.endDateTime must be after validFor.startDateTime"
         for attribute, collection in self.references.items():
-            for ref_id in _refs(resource, attribute):
+            value = resource.get(attribute)
+            entries = value if isinstance(value, list) else [value] if value else []
+            if not all(isinstance(entry, dict) and entry.get("id") for entry in entries):
+                yield f"{attribute}: every entry must refer to a {collection} by id"
+            for ref_id in ref_ids(resource, attribute):
                 referenced = lookup.get(collection, ref_id)
                 if referenced is None:
                     yield f"{attribute} '{ref_id}' does not exist"
@@ -294,6 +344,8 @@ def _catalog_type(
     referrers: tuple[Referrer, ...] = (),
     derived_filters: Mapping[str, Any] | None = None,
 ) -> ResourceType:
+    if isinstance(rules, CatalogEntityRules):
+        rules.used_by = referrers
     return ResourceType(
         name=name,
         api="productCatalogManagement",

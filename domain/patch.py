@@ -14,6 +14,9 @@ from domain.errors import InvalidRequest
 MERGE = "merge"
 JSON_PATCH = "json-patch"
 MAX_NESTING = 32  # levels of objects and arrays in a body or resource; TMF needs far fewer
+# JSON values one JSON patch may copy in all: each `copy` can double the resource (copy the
+# root into itself), so a few dozen operations would otherwise hold the server for hours.
+MAX_COPIED_VALUES = 10_000
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Patch:
         if self.kind == MERGE:
             return dict(merge_patch(resource, self.document))
         try:
-            result = jsonpatch.apply_patch(resource, self.document)
+            result = _apply_json_patch(copy.deepcopy(resource), self.document)
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as error:
             raise InvalidRequest(f"JSON patch cannot be applied: {error}") from None
         except (TypeError, KeyError, IndexError, ValueError) as error:
@@ -47,6 +50,30 @@ class Patch:
         if nesting_depth(result) > MAX_NESTING:
             raise InvalidRequest(f"JSON patch nests the resource deeper than {MAX_NESTING} levels")
         return dict(result)
+
+
+def _apply_json_patch(document: Any, operations: list[Any]) -> Any:
+    """One operation at a time, each `copy` counted against MAX_COPIED_VALUES first."""
+    budget = MAX_COPIED_VALUES
+    for operation in operations:
+        if isinstance(operation, dict) and operation.get("op") == "copy":
+            copied = jsonpointer.resolve_pointer(document, operation.get("from", ""))
+            budget -= count_values(copied, limit=budget + 1)
+            if budget < 0:
+                raise InvalidRequest(f"JSON patch copies more than {MAX_COPIED_VALUES} values")
+        document = jsonpatch.apply_patch(document, [operation], in_place=True)
+    return document
+
+
+def count_values(value: Any, limit: int) -> int:
+    """JSON values in `value` (itself, members, elements, recursively), counted up to `limit`."""
+    count, pending = 0, [value]
+    while pending and count < limit:
+        item = pending.pop()
+        count += 1
+        if isinstance(item, dict | list):
+            pending.extend(item.values() if isinstance(item, dict) else item)
+    return count
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -63,3 +63,21 @@ class SubscriptionRepository(Protocol):
     def get(self, api: str, subscription_id: str) -> dict[str, Any] | None: ...
 
     def remove(self, api: str, subscription_id: str) -> bool: ...
+
+
+class ExportFiles(Protocol):
+    """Where the files of export jobs are kept, by job id."""
+
+    def put(self, job_id: str, document: dict[str, Any]) -> None:
+        """Raises TransferFailed when the file cannot be kept (too large)."""
+
+    def get(self, job_id: str) -> dict[str, Any] | None: ...
+
+    def remove(self, job_id: str) -> None: ...
+
+
+class ImportSource(Protocol):
+    """Reads the file an import job names by URL."""
+
+    def read(self, url: str) -> Any:
+        """The JSON document at `url`; raises TransferFailed saying why it cannot."""

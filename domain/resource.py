@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from domain import events as ev
 from domain.lifecycle import Lifecycle
 from domain.query import AttrType, Criterion
 
@@ -55,6 +56,16 @@ class Rules:
     def on_update(self, before: Mapping[str, Any], after: dict[str, Any], lookup: Lookup) -> None:
         """Check a change before it is stored."""
 
+    def on_import(
+        self, before: Mapping[str, Any] | None, resource: dict[str, Any], lookup: Lookup
+    ) -> None:
+        """Check a resource stored as given, in any state (an import): as a create when it
+        is new (`before` None), as a change of `before` otherwise."""
+        if before is None:
+            self.on_create(resource, lookup)
+        else:
+            self.on_update(before, resource, lookup)
+
 
 @dataclass(frozen=True)
 class ResourceType:
@@ -77,6 +88,12 @@ class ResourceType:
     # query parameters that stand for several criteria, e.g. sellableAt=<instant>
     derived_filters: Mapping[str, Callable[[str], tuple[Criterion, ...]]] = field(
         default_factory=dict
+    )
+    # attributes only the server writes that a create body may carry: ignored (job status)
+    ignored_on_create: frozenset[str] = frozenset()
+    # the kinds of events the resource emits (TMF620 jobs: Create and StateChange only)
+    event_kinds: frozenset[str] = frozenset(
+        {ev.CREATE, ev.ATTRIBUTE_VALUE_CHANGE, ev.STATE_CHANGE, ev.DELETE}
     )
 
     @property

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from domain import events as ev
 from domain.errors import Conflict, InUse, InvalidRequest, NotFound, NotPatchable
 from domain.instants import format_instant, normalize_instant
+from domain.lifecycle import Lifecycle
 from domain.patch import Patch
 from domain.ports import Clock, IdGenerator, ResourceRepository, SchemaCheck, Stored
 from domain.query import ListQuery
 from domain.resource import POLYMORPHISM, SERVER_OWNED, Lookup, ResourceType
 
 HrefFor = Callable[[ResourceType, str], str]
+
+# What `put` did with a resource.
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 
 
 class ResourceService:
@@ -43,7 +47,8 @@ class ResourceService:
 
     def create(self, body: Mapping[str, Any], *, resource_id: str | None = None) -> dict[str, Any]:
         rtype = self.rtype
-        resource = {k: copy.deepcopy(v) for k, v in body.items() if k not in SERVER_OWNED}
+        ignored = SERVER_OWNED | rtype.ignored_on_create
+        resource = {k: copy.deepcopy(v) for k, v in body.items() if k not in ignored}
         self._check_extensions(resource)
         resource["id"] = resource_id or self._ids.new_id()
         resource.setdefault("@type", rtype.name)
@@ -59,8 +64,7 @@ class ResourceService:
             resource[rtype.lifecycle.attribute] = rtype.lifecycle.initial_state(state)
         self._prepare(resource)
         rtype.rules.on_create(resource, self.lookup)
-        event = self._event(ev.CREATE, resource, 1, now)
-        self._repository.add(rtype, resource, [event])
+        self._repository.add(rtype, resource, self._events(ev.CREATE, resource, 1, now))
         return resource
 
     def patch(self, resource_id: str, patch: Patch) -> dict[str, Any]:
@@ -77,17 +81,15 @@ class ResourceService:
         self._check_extensions(after)
         # Before comparing, so that the same instant in another notation is no change.
         _normalize_instants(after, rtype.instant_keys)
-        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        changed = _differences(before, after)
         if not changed:
             return before
         lifecycle = rtype.lifecycle
-        state_changed = False
         if lifecycle:
             target = after.get(lifecycle.attribute)
             if not isinstance(target, str):
                 raise InvalidRequest(f"{lifecycle.attribute} cannot be removed")
             lifecycle.check(before[lifecycle.attribute], target)
-            state_changed = target != before[lifecycle.attribute]
         now = format_instant(self._clock.now())
         for name in rtype.server_dates:
             after[name] = now
@@ -95,17 +97,47 @@ class ResourceService:
             after[rtype.version_attribute] = next_version(before.get(rtype.version_attribute))
         self._prepare(after)
         rtype.rules.on_update(before, after, self.lookup)
-        sequence = stored.version + 1
-        events = []
-        if state_changed:
-            events.append(self._event(ev.STATE_CHANGE, after, sequence, now))
-        attribute_changes = [k for k in changed if not (lifecycle and k == lifecycle.attribute)]
-        if attribute_changes:
-            field_path = ",".join(attribute_changes)
-            event = self._event(ev.ATTRIBUTE_VALUE_CHANGE, after, sequence, now, field_path)
-            events.append(event)
+        events = self._change_events(stored, after, changed, now)
         self._repository.replace(rtype, stored, after, events)
         return after
+
+    def put(self, body: Mapping[str, Any]) -> str:
+        """Store a resource as given, with its id, state, dates and version (an import):
+        CREATED when absent, UNCHANGED when identical, UPDATED (replaced) otherwise.
+
+        Checked like a create or a change (schema, extensions, Rules.on_import), except that
+        any state reachable from the stored one may be given. Server-maintained attributes
+        the body lacks keep their stored value (or start as on a create).
+        """
+        rtype = self.rtype
+        resource = {k: copy.deepcopy(v) for k, v in body.items() if k != "href"}
+        resource_id = resource.get("id")
+        if not isinstance(resource_id, str) or not resource_id:
+            raise InvalidRequest("id: a non-empty string is required")
+        self._check_extensions(resource)
+        resource.setdefault("@type", rtype.name)
+        stored = self._repository.get(rtype, resource_id)
+        before = stored.resource if stored else None
+        kept = before or {}
+        now = format_instant(self._clock.now())
+        for name in rtype.server_dates + rtype.create_dates:
+            resource.setdefault(name, kept.get(name, now))
+        if rtype.version_attribute:
+            version = resource.get(rtype.version_attribute, kept.get(rtype.version_attribute))
+            resource[rtype.version_attribute] = initial_version(version)
+        if rtype.lifecycle:
+            _check_imported_state(rtype.lifecycle, kept, resource)
+        self._prepare(resource)
+        if resource != before:
+            rtype.rules.on_import(before, resource, self.lookup)
+        if resource == before:
+            return UNCHANGED
+        if stored is None:
+            self._repository.add(rtype, resource, self._events(ev.CREATE, resource, 1, now))
+            return CREATED
+        events = self._change_events(stored, resource, _differences(kept, resource), now)
+        self._repository.replace(rtype, stored, resource, events)
+        return UPDATED
 
     def delete(self, resource_id: str) -> None:
         stored = self._load(resource_id)
@@ -122,8 +154,8 @@ class ResourceService:
                     f"{referrer.collection} {', '.join(found)}"
                 )
         now = format_instant(self._clock.now())
-        event = self._event(ev.DELETE, stored.resource, stored.version + 1, now)
-        self._repository.remove(self.rtype, stored, [event])
+        events = self._events(ev.DELETE, stored.resource, stored.version + 1, now)
+        self._repository.remove(self.rtype, stored, events)
 
     def _load(self, resource_id: str) -> Stored:
         stored = self._repository.get(self.rtype, resource_id)
@@ -150,20 +182,40 @@ class ResourceService:
         if self._schema_check:
             self._schema_check(resource)
 
-    def _event(
+    def _change_events(
+        self, stored: Stored, after: dict[str, Any], changed: Sequence[str], now: str
+    ) -> tuple[ev.Event, ...]:
+        """A StateChangeEvent when the state is among the `changed` attributes, an
+        AttributeValueChangeEvent naming the others."""
+        sequence = stored.version + 1
+        lifecycle = self.rtype.lifecycle
+        state = lifecycle.attribute if lifecycle else None
+        events: tuple[ev.Event, ...] = ()
+        if state in changed:
+            events += self._events(ev.STATE_CHANGE, after, sequence, now)
+        attribute_changes = [k for k in changed if k != state]
+        if attribute_changes:
+            field_path = ",".join(attribute_changes)
+            events += self._events(ev.ATTRIBUTE_VALUE_CHANGE, after, sequence, now, field_path)
+        return events
+
+    def _events(
         self,
         kind: str,
         resource: dict[str, Any],
         sequence: int,
         now: str,
         field_path: str | None = None,
-    ) -> ev.Event:
+    ) -> tuple[ev.Event, ...]:
+        """The event of this kind, or none when the resource type does not emit it."""
         rtype = self.rtype
+        if kind not in rtype.event_kinds:
+            return ()
         body = dict(resource, href=self._href_for(rtype, resource["id"]))
         envelope = ev.envelope(
             self._ids.new_id(), now, rtype.event_type(kind), rtype.event_key, body, field_path
         )
-        return ev.Event(rtype.api, rtype.collection, resource["id"], sequence, envelope)
+        return (ev.Event(rtype.api, rtype.collection, resource["id"], sequence, envelope),)
 
 
 def initial_version(requested: Any) -> str:
@@ -182,6 +234,22 @@ def next_version(current: Any) -> str:
     if not all(part.isdigit() for part in parts):
         return "1.0"
     return ".".join([*parts[:-1], str(int(parts[-1]) + 1)])
+
+
+def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The top-level attributes whose values differ, sorted."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def _check_imported_state(
+    lifecycle: Lifecycle, before: Mapping[str, Any], resource: dict[str, Any]
+) -> None:
+    state = resource.setdefault(lifecycle.attribute, lifecycle.initial)
+    if state not in lifecycle.transitions:
+        raise InvalidRequest(f"{lifecycle.attribute}: '{state}' is not a known state")
+    current = before.get(lifecycle.attribute)
+    if current is not None and current != state:
+        lifecycle.path(current, state)  # an import moves an entity on, never back
 
 
 def _normalize_instants(value: Any, keys: frozenset[str]) -> None:

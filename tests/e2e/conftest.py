@@ -1,7 +1,12 @@
-"""End-to-end fixtures: whole apps over HTTP (the connexion test client), each on its own database.
+"""End-to-end fixtures: whole apps over HTTP (the connexion test client).
 
-The `client` fixture of the root conftest gives a fresh app and database per test; the
-module-scoped helpers here let read-only tests share one populated app.
+Building an app costs far more than a request, so the e2e tier overrides the root `app` and
+`client` fixtures: every test that asks for them gets one app with default test settings,
+shared by the session, and an empty database (every collection emptied before the test;
+indexes stay). A test that needs other settings builds its own with `running_app`.
+
+A test client is used as a context manager: it then keeps one event loop for all its
+requests instead of starting one per request, which makes a request about ten times cheaper.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from app import create_app
 from conftest import make_settings
@@ -38,3 +45,29 @@ def running_app(mongo_uri: str, database_name: str, **overrides: Any) -> Iterato
 def database_of(application: Any) -> Any:
     """The pymongo database behind an app, to count what HTTP cannot show (outbox, hub)."""
     return application.app.extensions["bss"].extra["db"]
+
+
+@pytest.fixture(scope="session")
+def shared_app(mongo_uri: str) -> Iterator[Any]:
+    with running_app(mongo_uri, fresh_database_name()) as application:
+        yield application
+
+
+@pytest.fixture(scope="session")
+def shared_client(shared_app: Any) -> Iterator[Any]:
+    with shared_app.test_client() as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def app(shared_app: Any) -> Any:
+    """The shared app, its database as good as new."""
+    db = database_of(shared_app)
+    for name in db.list_collection_names():
+        db[name].delete_many({})
+    return shared_app
+
+
+@pytest.fixture
+def client(app: Any, shared_client: Any) -> Any:
+    return shared_client

@@ -52,6 +52,9 @@ class ResourceCase:
     wrong_types: Mapping[str, Any]  # attribute -> a value of the wrong JSON type
     bad_enums: Mapping[str, str]  # attribute -> a value outside its enumeration
     instant_keys: frozenset[str]  # attribute names that hold instants, at any depth
+    # attributes the server rewrites on every change (lastUpdate, version): a test expecting
+    # a resource after a change compares the rest, and only that these are present
+    server_set: frozenset[str] = frozenset()
 
     def __str__(self) -> str:
         return self.name
@@ -65,6 +68,9 @@ class ResourceCase:
 
     def href(self, resource_id: str) -> str:
         return f"{PUBLIC_BASE}{self.url(resource_id)}"
+
+    def without_server_set(self, resource: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in resource.items() if k not in self.server_set}
 
     def filter_value(self, key: str, n: int) -> str:
         return next(f for f in self.filterable if f.key == key).value_of(n)
@@ -160,4 +166,227 @@ CUSTOMER = ResourceCase(
     instant_keys=frozenset({"startDateTime", "endDateTime", "creditProfileDate"}),
 )
 
-CASES = (CUSTOMER,)
+
+# --- TMF620 Product Catalog -------------------------------------------------------------
+# Every catalog entity shares lifecycleStatus, validFor, and the server-set lastUpdate and
+# version. Samples are drafts (a draft may refer to entities that do not exist yet), so the
+# references below need no other entity.
+
+CATALOG_API = "/tmf-api/productCatalogManagement/v4"
+CATALOG_CREATABLE = ("In Study", "In Design", "In Test", "Active")
+CATALOG_STATE = StateRule(
+    attribute="lifecycleStatus",
+    initial="In Study",
+    allowed="In Design",
+    illegal="Launched",
+    allowed_from_initial=("In Design", "Rejected"),
+)
+CATALOG_NOT_PATCHABLE = {
+    "id": "another-id",
+    "href": "http://evil.test/x",
+    "@baseType": "Entity",
+    "lastUpdate": "2030-01-01T00:00:00.000Z",
+    "version": "9.9",
+}
+CATALOG_WRONG_TYPES = {"name": 42, "description": ["x"], "validFor": {"startDateTime": 20240101}}
+
+
+def catalog_status(n: int) -> str:
+    return CATALOG_CREATABLE[n % len(CATALOG_CREATABLE)]
+
+
+def ref(kind: str, n: int, referred_type: str) -> dict[str, Any]:
+    return {"id": f"{kind}-{n}", "name": f"{referred_type} {n:03d}", "@referredType": referred_type}
+
+
+def catalog_entity(label: str, n: int, **attributes: Any) -> dict[str, Any]:
+    return {
+        "name": f"{label} {n:03d}",
+        "description": f"{label} number {n}",
+        "lifecycleStatus": catalog_status(n),
+        "validFor": {"startDateTime": customer_valid_from(n), "endDateTime": customer_valid_to(n)},
+        **attributes,
+    }
+
+
+def catalog_case(
+    name: str,
+    list_attribute: str,
+    filterable: tuple[Filterable, ...],
+    new_body: Callable[[int], dict[str, Any]],
+    wrong_types: Mapping[str, Any],
+    mandatory: tuple[str, ...] = ("name",),
+) -> ResourceCase:
+    return ResourceCase(
+        name=name,
+        api=CATALOG_API,
+        path=name[0].lower() + name[1:],
+        new_body=new_body,
+        change={"name": f"Renamed {name}"},
+        optional_attribute="description",
+        list_attribute=list_attribute,
+        mandatory=mandatory,
+        state=CATALOG_STATE,
+        filterable=(
+            # text filters first: the first four get operator-like text in test_bad_input
+            Filterable("name", lambda n: f"{name} {n:03d}"),
+            Filterable("lifecycleStatus", catalog_status),
+            filterable[0],
+            Filterable("version", lambda n: "1.0"),  # every new entity starts at 1.0
+            *filterable[1:],
+            Filterable("validFor.startDateTime", customer_valid_from),
+            Filterable("validFor.endDateTime", customer_valid_to),
+        ),
+        range_attribute="validFor.startDateTime",
+        nested_field="validFor.endDateTime",
+        sort_keys=("lifecycleStatus", "name"),
+        not_patchable=CATALOG_NOT_PATCHABLE,
+        wrong_types={**CATALOG_WRONG_TYPES, **wrong_types},
+        bad_enums={"lifecycleStatus": "Dormant"},
+        instant_keys=frozenset({"startDateTime", "endDateTime", "lastUpdate"}),
+        server_set=frozenset({"lastUpdate", "version"}),
+    )
+
+
+def owner(n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"org-{n}",
+            "name": f"Owner {n:03d}",
+            "role": "owner",
+            "@referredType": "Organization",
+        }
+    ]
+
+
+CATALOG = catalog_case(
+    "Catalog",
+    list_attribute="relatedParty",
+    filterable=(
+        Filterable("catalogType", lambda n: f"Catalog type {n}"),
+        Filterable("category.id", lambda n: f"cat-{n}"),
+    ),
+    new_body=lambda n: catalog_entity(
+        "Catalog",
+        n,
+        catalogType=f"Catalog type {n}",
+        category=[ref("cat", n, "Category")],
+        relatedParty=owner(n),
+    ),
+    wrong_types={"category": {"id": "cat-1"}, "catalogType": True},
+)
+
+CATEGORY = catalog_case(
+    "Category",
+    list_attribute="productOffering",
+    filterable=(
+        Filterable("parentId", lambda n: f"cat-parent-{n}"),
+        Filterable("isRoot", lambda n: "false"),  # a category with a parent is no root
+    ),
+    new_body=lambda n: catalog_entity(
+        "Category",
+        n,
+        parentId=f"cat-parent-{n}",
+        productOffering=[ref("po", n, "ProductOffering")],
+        subCategory=[ref("cat-sub", n, "Category")],
+    ),
+    wrong_types={"parentId": 7, "productOffering": "po-1"},
+)
+
+PRODUCT_SPECIFICATION = catalog_case(
+    "ProductSpecification",
+    list_attribute="productSpecCharacteristic",
+    filterable=(
+        Filterable("brand", lambda n: f"Brand {n:03d}"),
+        Filterable("productNumber", lambda n: f"PS-{n:04d}"),
+        Filterable("isBundle", lambda n: "false"),
+    ),
+    new_body=lambda n: catalog_entity(
+        "ProductSpecification",
+        n,
+        brand=f"Brand {n:03d}",
+        productNumber=f"PS-{n:04d}",
+        isBundle=False,
+        productSpecCharacteristic=[
+            {
+                "name": "includedDataMB",
+                "description": "Data per month",
+                "valueType": "integer",
+                "configurable": False,
+                "minCardinality": 1,
+                "maxCardinality": 1,
+            }
+        ],
+        relatedParty=owner(n),
+    ),
+    wrong_types={"isBundle": "no", "productSpecCharacteristic": {"name": "x"}},
+)
+
+PRICE_TYPES = ("usage", "recurring", "oneTime")
+
+
+def price_type(n: int) -> str:
+    return PRICE_TYPES[n % len(PRICE_TYPES)]
+
+
+def price_body(n: int) -> dict[str, Any]:
+    amount = 10 + n  # 23 % of a whole amount is exact in cents
+    body = catalog_entity(
+        "ProductOfferingPrice",
+        n,
+        priceType=price_type(n),
+        price={"unit": "EUR", "value": amount},
+        tax=[
+            {
+                "taxCategory": "VAT",
+                "taxRate": 23,
+                "taxAmount": {"unit": "EUR", "value": amount * 23 / 100},
+            }
+        ],
+        productOfferingTerm=[
+            {"name": "Monthly rolling", "duration": {"amount": 1, "units": "month"}}
+        ],
+    )
+    if price_type(n) == "usage":
+        body["unitOfMeasure"] = {"amount": 1, "units": "MB"}
+    if price_type(n) == "recurring":
+        body |= {"recurringChargePeriodType": "month", "recurringChargePeriodLength": 1}
+    return body
+
+
+PRODUCT_OFFERING_PRICE = catalog_case(
+    "ProductOfferingPrice",
+    list_attribute="productOfferingTerm",
+    filterable=(Filterable("priceType", price_type),),
+    new_body=price_body,
+    wrong_types={"price": 12, "tax": {"taxRate": 23}, "priceType": 1},
+    mandatory=("name", "priceType"),
+)
+
+PRODUCT_OFFERING = catalog_case(
+    "ProductOffering",
+    list_attribute="channel",
+    filterable=(
+        Filterable("productSpecification.id", lambda n: f"ps-{n}"),
+        Filterable("productOfferingPrice.id", lambda n: f"pop-{n}"),
+        Filterable("category.id", lambda n: f"cat-{n}"),
+        Filterable("channel.id", lambda n: f"ch-{n}"),
+        Filterable("isBundle", lambda n: "false"),
+        Filterable("isSellable", lambda n: "true"),
+    ),
+    new_body=lambda n: catalog_entity(
+        "ProductOffering",
+        n,
+        isBundle=False,
+        isSellable=True,
+        productSpecification=ref("ps", n, "ProductSpecification"),
+        productOfferingPrice=[ref("pop", n, "ProductOfferingPrice")],
+        category=[ref("cat", n, "Category")],
+        channel=[ref("ch", n, "Channel")],
+    ),
+    wrong_types={"isSellable": "yes", "productOfferingPrice": {"id": "pop-1"}},
+)
+
+CATALOG_CASES = (CATALOG, CATEGORY, PRODUCT_SPECIFICATION, PRODUCT_OFFERING_PRICE, PRODUCT_OFFERING)
+
+CASES = (CUSTOMER, *CATALOG_CASES)

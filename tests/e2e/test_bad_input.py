@@ -1,13 +1,13 @@
 """Bad input of any kind gets a 4xx TMF error body and changes nothing.
 
-Every request of `bad_requests(case)` runs against one shared app per resource type; before
-and after it we compare the listed collection, an existing resource, and the document count
-of every collection in the database (so no stray event or subscription is written either).
+Every request of `bad_requests(case)` runs against one shared app holding two resources of
+each type. After each request we compare the listed collection, an existing resource, and
+the number of documents in the whole database (so no stray event or subscription is written
+either) with how they were before it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -119,7 +119,7 @@ def create_requests(case: ResourceCase) -> list[BadRequest]:
         ),
         post(
             "create, long array of wrong items",
-            lambda c, _: {"json": body(**{c.list_attribute: [42] * 20_000})},
+            lambda c, _: {"json": body(**{c.list_attribute: [42] * 5_000})},
             mentions=case.list_attribute,
         ),
         post(
@@ -423,18 +423,20 @@ def hub_requests(case: ResourceCase) -> list[BadRequest]:
     ]
 
 
-def bad_requests(case: ResourceCase) -> list[BadRequest]:
-    return create_requests(case) + patch_requests(case) + list_requests(case) + hub_requests(case)
+def bad_requests(case: ResourceCase, with_hub: bool) -> list[BadRequest]:
+    hub = hub_requests(case) if with_hub else []
+    return create_requests(case) + patch_requests(case) + list_requests(case) + hub
 
 
+FIRST_OF_ITS_API = {case.api: case for case in reversed(CASES)}  # the hub is per API
 BAD_REQUESTS = [
     pytest.param(case, bad, id=f"{case}: {bad.label}")
     for case in CASES
-    for bad in bad_requests(case)
+    for bad in bad_requests(case, with_hub=FIRST_OF_ITS_API[case.api] is case)
 ]
 
 
-# --- one shared app per resource type ----------------------------------------------------
+# --- one shared app ----------------------------------------------------------------------
 
 
 @dataclass
@@ -443,6 +445,7 @@ class Arena:
     client: Any
     case: ResourceCase
     existing: dict[str, Any]
+    baseline: tuple[Any, ...] = ()
 
     def url(self, target: str) -> str:
         if target == "item":
@@ -454,62 +457,70 @@ class Arena:
     def snapshot(self) -> tuple[Any, ...]:
         listed = self.client.get(self.case.collection_url, params={"limit": 1000})
         existing = self.client.get(self.case.url(self.existing["id"])).json()
-        db = database_of(self.app)
-        counts = {name: db[name].count_documents({}) for name in db.list_collection_names()}
-        return listed.headers["x-total-count"], listed.json(), existing, counts
+        documents = database_of(self.app).command("dbStats")["objects"]  # in every collection
+        return listed.headers["x-total-count"], listed.json(), existing, documents
+
+    def assert_unchanged(self) -> None:
+        before, self.baseline = self.baseline, self.snapshot()
+        assert self.baseline == before  # the next test starts from what is there now
 
 
 class Arenas:
-    def __init__(self, mongo_uri: str, stack: contextlib.ExitStack) -> None:
-        self._mongo_uri = mongo_uri
-        self._stack = stack
+    def __init__(self, app: Any, client: Any) -> None:
+        self._app = app
+        self._client = client
         self._made: dict[str, Arena] = {}
 
     def of(self, case: ResourceCase) -> Arena:
         if case.name not in self._made:
-            app = self._stack.enter_context(running_app(self._mongo_uri, fresh_database_name()))
-            client = app.test_client()
+            client = self._client
             created = [client.post(case.collection_url, json=case.new_body(n)) for n in (0, 1)]
             assert [response.status_code for response in created] == [201, 201]
             subscription = client.post(f"{case.api}/hub", json={"callback": "http://x.test/"})
             assert subscription.status_code == 201
-            self._made[case.name] = Arena(app, client, case, created[0].json())
+            arena = Arena(self._app, client, case, created[0].json())
+            for made in self._made.values():
+                made.baseline = made.snapshot()  # a new arena adds to every count
+            arena.baseline = arena.snapshot()
+            self._made[case.name] = arena
         return self._made[case.name]
 
 
 @pytest.fixture(scope="module")
 def arenas(mongo_uri: str) -> Iterator[Arenas]:
-    with contextlib.ExitStack() as stack:
-        yield Arenas(mongo_uri, stack)
+    with running_app(mongo_uri, fresh_database_name()) as app, app.test_client() as client:
+        yield Arenas(app, client)
 
 
 class TestBadInput:
     @pytest.mark.parametrize("case, bad", BAD_REQUESTS)
     def test_is_refused_with_an_error_body_and_changes_nothing(self, arenas, case, bad):
         arena = arenas.of(case)
-        before = arena.snapshot()
         response = arena.client.request(
             bad.method, arena.url(bad.target), **bad.build(case, arena.existing)
         )
         error = assert_tmf_error(response, bad.status)
         assert bad.mentions in error["message"]
-        assert arena.snapshot() == before
+        arena.assert_unchanged()
 
 
 class TestOperatorsInFilterValues:
-    """A filter value is a literal: text that looks like a query operator matches nothing."""
+    """A filter value is a literal: text that looks like a query operator matches nothing.
+
+    A typed filter (state, boolean, instant) may refuse such a value instead; what it must
+    never do is match everything.
+    """
 
     @pytest.mark.parametrize("case", CASES, ids=str)
-    @pytest.mark.parametrize("value", ['{"$ne":null}', '{"$gt":""}', ".*", "*", "null"])
+    @pytest.mark.parametrize("value", ['{"$ne":null}', '{"$gt":""}', ".*"])
     def test_is_a_literal_that_matches_nothing(self, arenas, case, value):
         arena = arenas.of(case)
-        before = arena.snapshot()
-        for filterable in case.filterable[:4]:
+        for filterable in case.filterable:
             response = arena.client.get(case.collection_url, params={filterable.key: value})
-            if filterable.key == case.state.attribute:
-                assert_tmf_error(response, 400)  # a state must be one of the declared ones
+            if response.status_code == 400:
+                assert_tmf_error(response, 400)
                 continue
             assert response.status_code == 200, response.text
             assert response.json() == []
             assert response.headers["x-total-count"] == "0"
-        assert arena.snapshot() == before
+        arena.assert_unchanged()

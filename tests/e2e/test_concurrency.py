@@ -7,7 +7,7 @@ so their writes are certain to start from the same version: a lost update cannot
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -46,19 +46,20 @@ class ReadersMeetBeforeWriting:
 
 
 @pytest.fixture
-def racing_client(app: Any, client: Any) -> Any:
+def racing_client(app: Any, client: Any) -> Iterator[Any]:
     """The app's client, its customers served from a repository whose readers meet."""
-    services = app.app.extensions["bss"]
-    repository = ReadersMeetBeforeWriting(MongoResources(database_of(app)))
-    services.resources[CUSTOMER.path] = ResourceService(
-        services.resources[CUSTOMER.path].rtype,
-        repository,
+    resources = app.app.extensions["bss"].resources
+    served = resources[CUSTOMER.path]
+    resources[CUSTOMER.path] = ResourceService(
+        served.rtype,
+        ReadersMeetBeforeWriting(MongoResources(database_of(app))),
         SystemClock(),
         UuidIds(),
         lambda rtype, resource_id: href(PUBLIC_BASE, rtype, resource_id),
         ResourceSchemaCheck(load_spec("customer.yaml"), "Customer_Create"),
     )
-    return client
+    yield client
+    resources[CUSTOMER.path] = served  # the app is shared by later tests
 
 
 def new_customer(client: Any) -> dict[str, Any]:

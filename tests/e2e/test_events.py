@@ -1,7 +1,7 @@
 """TMF event notifications delivered to a real HTTP listener by the app's own dispatcher.
 
 The listener is an http.server on 127.0.0.1 recording every JSON body POSTed to it. Waits
-poll with a timeout; the only deliberate pause is the outage of the redelivery test.
+poll with a timeout instead of sleeping.
 """
 
 from __future__ import annotations
@@ -27,10 +27,14 @@ WAIT_SECONDS = 15
 
 
 class Listener:
-    """An HTTP listener on 127.0.0.1 that records (path, JSON body) of every POST."""
+    """An HTTP listener on 127.0.0.1 that records (path, JSON body) of every POST.
+
+    `refuse[eventType] = n` answers the next n events of that type with 503 instead.
+    """
 
     def __init__(self) -> None:
         self.port = 0
+        self.refuse: dict[str, int] = {}
         self._received: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -68,8 +72,12 @@ class Listener:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length))
                 with listener._lock:
-                    listener._received.append((self.path, body))
-                self.send_response(204)
+                    refused = listener.refuse.get(body["eventType"], 0) > 0
+                    if refused:
+                        listener.refuse[body["eventType"]] -= 1
+                    else:
+                        listener._received.append((self.path, body))
+                self.send_response(503 if refused else 204)
                 self.end_headers()
 
             def log_message(self, *_: Any) -> None:
@@ -88,9 +96,10 @@ def wait_until(condition: Callable[[], Any], what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def wait_for_events(listener: Listener, at: str, count: int) -> list[dict[str, Any]]:
-    wait_until(lambda: len(listener.events(at)) >= count, f"{count} events at {at}")
-    return listener.events(at)
+def wait_for_events(listener: Listener, at: str, count: int, of: dict) -> list[dict[str, Any]]:
+    """The events about customer `of` at path `at`, once there are `count` of them."""
+    wait_until(lambda: len(listener.events(at, of["id"])) >= count, f"{count} events at {at}")
+    return listener.events(at, of["id"])
 
 
 def event_types(events: list[dict[str, Any]]) -> list[str]:
@@ -113,8 +122,9 @@ def app_with_dispatcher(mongo_uri: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def hub_client(app_with_dispatcher: Any) -> Any:
-    return app_with_dispatcher.test_client()
+def hub_client(app_with_dispatcher: Any) -> Iterator[Any]:
+    with app_with_dispatcher.test_client() as client:
+        yield client
 
 
 @contextlib.contextmanager
@@ -175,7 +185,7 @@ class TestDelivery:
                 "CustomerAttributeValueChangeEvent",
                 "CustomerDeleteEvent",
             ]
-            events = wait_for_events(listener, at, 4)
+            events = wait_for_events(listener, at, 4, customer)
         assert event_types(events) == expected
         assert len({event["eventId"] for event in events}) == 4
         for event in events:
@@ -200,7 +210,7 @@ class TestDelivery:
             approved = change(hub_client, customer, status="Approved")
             # Events of one resource arrive in order, so once the last one is in, any
             # wrongly matched earlier event would be in too.
-            events = wait_for_events(listener, at, 2)
+            events = wait_for_events(listener, at, 2, customer)
         assert event_types(events) == ["CustomerStateChangeEvent"] * 2
         assert [e["event"]["customer"] for e in events] == [validated, approved]
 
@@ -209,11 +219,11 @@ class TestDelivery:
         with subscribed(hub_client, listener.url(stays)):
             with subscribed(hub_client, listener.url(gone)) as subscription:
                 customer = new_customer(hub_client)
-                wait_for_events(listener, gone, 1)
+                wait_for_events(listener, gone, 1, customer)
             assert_tmf_error(hub_client.get(f"{HUB}/{subscription['id']}"), 404)
             change(hub_client, customer, name="After unsubscribing")
             change(hub_client, customer, name="Once more")
-            wait_for_events(listener, stays, 3)
+            wait_for_events(listener, stays, 3, customer)
         assert event_types(listener.events(gone)) == ["CustomerCreateEvent"]
 
 
@@ -233,11 +243,10 @@ class TestRedelivery:
                 assert hub_client.delete(CUSTOMER.url(second["id"])).status_code == 204
                 deliveries = database_of(app_with_dispatcher)[DELIVERIES]
                 wait_until(
-                    lambda: deliveries.count_documents({"attempts": {"$gte": 1}}),
-                    "a failed delivery attempt",
+                    lambda: deliveries.count_documents({"attempts": {"$gte": 2}}),
+                    "a delivery attempt and its retry to fail",
                 )
-                time.sleep(1.5)  # stay down a little longer: retries keep failing
-                listener.start()  # same port as before
+                listener.start()  # on the same port as before
                 expected = {
                     first["id"]: [
                         "CustomerCreateEvent",
@@ -265,6 +274,27 @@ class TestRedelivery:
             assert event_types(distinct(received)) == types
             for event in received:  # a repeat is the same event again
                 assert event == next(e for e in received if e["eventId"] == event["eventId"])
+
+
+class TestOrder:
+    def test_a_refused_event_holds_back_the_later_events_of_its_resource(self, hub_client):
+        listener, at = Listener(), path()
+        listener.refuse["CustomerCreateEvent"] = 1
+        listener.start()
+        try:
+            with subscribed(hub_client, listener.url(at)):
+                customer = new_customer(hub_client)
+                change(hub_client, customer, status="Validated")
+                change(hub_client, customer, name="Renamed")
+                events = wait_for_events(listener, at, 3, customer)
+        finally:
+            listener.stop()
+        assert listener.refuse["CustomerCreateEvent"] == 0  # it was refused once
+        assert event_types(events) == [
+            "CustomerCreateEvent",
+            "CustomerStateChangeEvent",
+            "CustomerAttributeValueChangeEvent",
+        ]
 
 
 def distinct(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from domain.catalog_transfer import TransferFailed
 from domain.errors import ConcurrentUpdate, Conflict, InvalidRequest
 from domain.events import Event
 from domain.ports import Stored
@@ -176,3 +177,37 @@ class FakeSchemaCheck:
         self.checked.append(copy.deepcopy(resource))
         if self.refusal:
             raise InvalidRequest(self.refusal)
+
+
+class FakeExportFiles:
+    """ExportFiles in a dict; refuses to keep a file once told it is too large."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, Any]] = {}
+        self.refusal: str | None = None
+        self.on_put: Callable[[], None] | None = None  # runs after a file is kept
+
+    def put(self, job_id: str, document: dict[str, Any]) -> None:
+        if self.refusal:
+            raise TransferFailed(self.refusal)
+        self.files[job_id] = copy.deepcopy(document)
+        if self.on_put:
+            self.on_put()
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.files.get(job_id))
+
+    def remove(self, job_id: str) -> None:
+        self.files.pop(job_id, None)
+
+
+class FakeImportSource:
+    """ImportSource serving documents by URL; any other URL cannot be read."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, Any] = {}
+
+    def read(self, url: str) -> Any:
+        if url not in self.documents:
+            raise TransferFailed(f"GET {url}: HTTP 404")
+        return copy.deepcopy(self.documents[url])
