@@ -183,6 +183,15 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.Fla
     return app
 
 
+def stop_background(app: connexion.FlaskApp) -> None:
+    """Stops the event dispatcher and job runner threads an app started (tests, shutdown)."""
+    services = app.app.extensions["bss"]
+    for name in ("dispatcher", "job_runner"):
+        worker = services.extra.get(name)
+        if worker is not None:
+            worker.stop()
+
+
 def _dispatcher(settings: Settings, services: Services) -> Dispatcher:
     policy = DeliveryPolicy(
         max_attempts=settings.event_max_attempts, max_backoff=settings.event_max_backoff_seconds

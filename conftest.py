@@ -66,14 +66,12 @@ def settings(mongo_uri: str, database_name: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Any]:
-    from app import create_app
+    from app import create_app, stop_background
 
     application = create_app(settings)
     yield application
+    stop_background(application)
     services = application.app.extensions["bss"]
-    dispatcher = services.extra.get("dispatcher")
-    if dispatcher is not None:
-        dispatcher.stop()
     client: pymongo.MongoClient = services.extra["db"].client
     client.drop_database(settings.mongodb_database)
     client.close()

@@ -124,9 +124,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                raise ProblemException(status=413, detail=self._message())
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            raise ProblemException(status=413, detail=self._message())
+        if b"content-length" not in headers and b"transfer-encoding" in headers:
+            scope, receive = await self._with_length(scope, receive)
         received = 0
 
         async def limited_receive() -> Any:
@@ -138,6 +141,29 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+    async def _with_length(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+        """A chunked body, read whole (up to the limit) and passed on with its length:
+        Connexion takes a request without Content-Length for one without a body."""
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                raise ProblemException(status=413, detail=self._message())
+        headers = [(k, v) for k, v in scope["headers"] if k != b"transfer-encoding"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return {**scope, "headers": headers}, replay
 
     def _message(self) -> str:
         return f"request body is larger than {self.max_bytes} bytes"

@@ -479,9 +479,7 @@ class TestDeleting:
         widget = widgets.create({"name": "w"})
         make_service(GADGET).create({"name": "g", "widget": {"id": widget["id"]}})
         repository.events.clear()
-        with pytest.raises(
-            InUse, match=re.escape("referenced through widget.id by gadget id-3")
-        ):
+        with pytest.raises(InUse, match=re.escape("referenced through widget.id by gadget id-3")):
             widgets.delete(widget["id"])
         assert widgets.get(widget["id"]) == widget
         assert repository.events == []
