@@ -436,12 +436,18 @@ class Accounting:
         return now
 
 
-def settle(previous: dict[str, Any] | None) -> None:
+def settle(pids: dict[str, int], baseline: float, limit: float) -> float:
     """When wrk stops, up to --connections requests are still in flight and the server
-    completes them: let them finish (they take at most about the slowest latency seen)
-    before the next measurement starts."""
-    if previous:
-        time.sleep(min(previous["max_ms"] / 1000 * 1.2 + 0.3, 30.0))
+    completes them (a slow list page can take many seconds). Wait until the server and the
+    database use no more CPU than they did idle after the load (`baseline` cores, e.g. the
+    dispatcher polling) before the next measurement; give up after `limit` seconds."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = sum(cpu_seconds(pid) for pid in pids.values())
+        time.sleep(1.0)
+        if sum(cpu_seconds(pid) for pid in pids.values()) - before <= baseline + 0.15:
+            break
+    return round(time.monotonic() - started, 1)
 
 
 def idle_cores(pids: dict[str, int], seconds: float = 3.0) -> dict[str, float]:
@@ -682,6 +688,10 @@ RAW_LABELS = {
 }
 
 
+def rate(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
 def print_report(results: dict[str, Any]) -> None:
     run = results["run"]
     load = results["load"]
@@ -706,7 +716,7 @@ def print_report(results: dict[str, Any]) -> None:
         r = results["api"][key]
         cpu = r["cpu"]
         print(
-            f"{label:<34}{r['rps']:>9.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non2xx']:>9}"
+            f"{label:<34}{rate(r['rps']):>9}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non2xx']:>9}"
             f"{sum(r['socket_errors'].values()):>9}{cpu['api_ms_per_op']:>12.2f}"
             f"{cpu['db_ms_per_op']:>11.2f}{cpu['other_cores']:>13.2f}"
         )
@@ -720,13 +730,16 @@ def print_report(results: dict[str, Any]) -> None:
     for key, label in RAW_LABELS.items():
         r = results["raw"][key]
         print(
-            f"{label:<50}{r['ops_per_second']:>9.0f}{r['cpu']['db_ms_per_op']:>11.2f}"
+            f"{label:<50}{rate(r['ops_per_second']):>9}{r['cpu']['db_ms_per_op']:>11.2f}"
             f"{r['cpu']['client_ms_per_op']:>14.2f}{r['cpu']['other_cores']:>13.2f}"
         )
     print()
     ratios = results["api_over_raw"]
     print("API / raw: " + ", ".join(f"{name} {value:.0%}" for name, value in ratios.items()))
     idle, counts = results["idle_cpu_cores"], results["stored_at_end"]
+    waits = {k: v for k, v in results["settle_waits_s"].items() if v > 1.5}
+    if waits:
+        print(f"waited for in-flight requests before (s): {waits}")
     print(
         f"idle CPU (cores, no client): after load {idle['after_load']}, at the end {idle['end']}; "
         f"stored: after load {results['stored_after_load']}, at the end {counts}"
@@ -765,6 +778,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=0.0,
         help="wait up to S seconds after the load for the dispatcher to fan out its events",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        help="at most S seconds to wait, before each run, for the previous one's requests",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
@@ -846,13 +865,18 @@ def main(argv: list[str] | None = None) -> int:
         ]
         api: dict[str, Any] = {}
         patched = 0  # PATCH runs start past the ids the runs before them touched
-        figures: dict[str, Any] | None = None
+        figures: dict[str, Any] = {}
+        baseline = idle["after_load"]["workers"] + idle["after_load"]["db"]
+        settled: dict[str, float] = {}
         for name, script, path, env in plan:
             print(f"wrk {name} ({args.duration:.0f} s) ...", flush=True)
             for measured, seconds in ((False, args.warmup), (True, args.duration)):
                 if seconds <= 0:
                     continue
-                settle(figures)
+                waited = settle(pids, baseline, args.settle)
+                settled[f"{name}{'' if measured else ' warm-up'}"] = waited
+                if waited >= args.settle:
+                    print(f"  server still busy after {waited} s; measuring anyway", flush=True)
                 run_env = {**env, "BENCH_START": str(patched)}
                 figures = run_wrk(
                     server, script, path, seconds, args, run_env, accounting if measured else None
@@ -861,12 +885,12 @@ def main(argv: list[str] | None = None) -> int:
             api[name] = figures
             r = api[name]
             print(
-                f"  {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+                f"  {rate(r['rps'])} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
                 f"non-2xx {r['non2xx']}",
                 flush=True,
             )
 
-        settle(figures)
+        settled["end"] = settle(pids, baseline, args.settle)
         idle["end"] = idle_cores(pids)
         print(f"  idle CPU (cores) at the end: {idle['end']}", flush=True)
         print(f"raw pymongo insert_one, {args.raw_seconds:.0f} s ...", flush=True)
@@ -908,6 +932,7 @@ def main(argv: list[str] | None = None) -> int:
                 "get_by_id": api["get_by_id"]["rps"] / raw["find_one_by_id"]["ops_per_second"],
             },
             "idle_cpu_cores": idle,
+            "settle_waits_s": settled,
             "stored_after_load": after_load,
             "drain": drained,
             "stored_at_end": counts,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from app import create_app
+from app import create_app, stop_background
 from conftest import make_settings
 
 
@@ -28,16 +28,13 @@ def fresh_database_name() -> str:
 
 @contextlib.contextmanager
 def running_app(mongo_uri: str, database_name: str, **overrides: Any) -> Iterator[Any]:
-    """An app on `database_name`; stops its dispatcher and drops the database afterwards."""
+    """An app on `database_name`; stops its threads and drops the database afterwards."""
     application = create_app(make_settings(mongo_uri, database_name, **overrides))
     try:
         yield application
     finally:
-        services = application.app.extensions["bss"]
-        dispatcher = services.extra.get("dispatcher")
-        if dispatcher is not None:
-            dispatcher.stop()
-        mongo = services.extra["db"].client
+        stop_background(application)
+        mongo = application.app.extensions["bss"].extra["db"].client
         mongo.drop_database(database_name)
         mongo.close()
 

@@ -42,6 +42,12 @@ def body_text(document: Any) -> str:
     return json.dumps(document, allow_nan=True)
 
 
+def streamed(data: bytes) -> Iterator[bytes]:
+    """Sent with Transfer-Encoding: chunked, so no Content-Length announces the size."""
+    for start in range(0, len(data), 65_536):
+        yield data[start : start + 65_536]
+
+
 def nested(depth: int) -> Any:
     value: Any = "bottom"
     for _ in range(depth):
@@ -115,6 +121,14 @@ def create_requests(case: ResourceCase) -> list[BadRequest]:
         post(
             "create, oversized array over the size limit",
             lambda c, _: {"json": body(**{c.list_attribute: [list_item] * 40_000})},
+            status=413,
+        ),
+        post(
+            "create, streamed body over the size limit",
+            lambda c, _: {
+                "content": streamed(body_text(body(name="x" * MAX_BODY_BYTES)).encode()),
+                "headers": {"Content-Type": JSON},
+            },
             status=413,
         ),
         post(

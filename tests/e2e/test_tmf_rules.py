@@ -1,12 +1,13 @@
 """The TMF API rules (TMF630 as we apply it), checked over HTTP for every resource of CASES.
 
-Read-only listing tests share one populated app per resource type (`listings`); tests that
-write get a fresh app and database each (`client`).
+Read-only listing tests share one app populated with samples of every type (`listings`);
+tests that write get an empty database each (`client`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -37,13 +38,19 @@ def case(request: Any) -> ResourceCase:
     return request.param
 
 
+def in_chunks(data: bytes, size: int = 16) -> Iterator[bytes]:
+    """A body the client sends with Transfer-Encoding: chunked (no Content-Length)."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
 def create(client: Any, case: ResourceCase, n: int = 0, **changes: Any) -> dict[str, Any]:
     response = client.post(case.collection_url, json={**case.new_body(n), **changes})
     assert response.status_code == 201, response.text
     return response.json()
 
 
-# --- a populated app per resource type, shared by the read-only tests -------------------
+# --- one populated app, shared by the read-only tests -----------------------------------
 
 
 @dataclass
@@ -438,6 +445,23 @@ class TestProtocol:
         response = send_json(client, method, url, dict(case.change), content_type)
         assert_tmf_error(response, 415)
         assert client.get(case.collection_url).json() == [created]
+
+    def test_a_chunked_body_without_content_length_is_read(self, client, case):
+        """HTTP/1.1 clients may stream a body in chunks instead of announcing its length."""
+        created = client.post(
+            case.collection_url,
+            content=in_chunks(json.dumps(case.new_body(0)).encode()),
+            headers={"Content-Type": JSON},
+        )
+        assert created.status_code == 201, created.text
+        assert created.request.headers["transfer-encoding"] == "chunked"
+        changed = client.patch(
+            case.url(created.json()["id"]),
+            content=in_chunks(json.dumps(dict(case.change)).encode()),
+            headers={"Content-Type": MERGE_PATCH},
+        )
+        assert changed.status_code == 200, changed.text
+        assert_changed_to(case, changed.json(), {**created.json(), **case.change})
 
     def test_get_and_delete_accept_a_json_content_type(self, client, case):
         created = create(client, case)
