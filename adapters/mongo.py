@@ -58,7 +58,9 @@ def in_transaction(db: Database, work: Any) -> Any:
         return session.with_transaction(work)
 
 
-INT64 = range(-(2**63), 2**63)
+# Compared, never `in range(...)`: for an int subclass such as bson's Int64 (what stored
+# numbers come back as) range membership is a linear scan of 2**64 values.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def check_storable(value: Any, where: str = "") -> None:
@@ -78,7 +80,7 @@ def check_storable(value: Any, where: str = "") -> None:
             check_storable(item, f"{where}[{index}]")
     elif isinstance(value, float):
         raise TypeError(f"{where}: float reached storage; exact numbers must be Decimal")
-    elif isinstance(value, int) and value not in INT64:
+    elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
         raise InvalidRequest(f"{where or 'body'}: integer {value} is out of range (64 bits)")
     elif isinstance(value, Decimal):
         try:

@@ -190,7 +190,7 @@ class Client:
         for attempt in (1, 2):
             connection = getattr(self._local, "connection", None)
             if connection is None:
-                connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=30)
+                connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=120)
                 self._local.connection = connection
             try:
                 connection.request(method, path, payload, headers)

@@ -71,7 +71,32 @@ def _listener(number: int) -> dict[str, Any]:
     return {"callback": f"http://listener-{number}.invalid/events", "query": "eventType=x"}
 
 
-APIS = {"customer": ApiUnderTest("customer.yaml", {"/customer": _customer, "/hub": _listener})}
+def _named(kind: str, **extra: Any) -> Sample:
+    def sample(number: int) -> dict[str, Any]:
+        return {"name": f"Conformance {kind} {number}", **extra}
+
+    return sample
+
+
+# An empty export document, uploaded inline: an import job that has nothing to import.
+EMPTY_EXPORT = "data:application/json,%7B%22entities%22%3A%7B%7D%7D"
+
+APIS = {
+    "customer": ApiUnderTest("customer.yaml", {"/customer": _customer, "/hub": _listener}),
+    "catalog": ApiUnderTest(
+        "catalog.yaml",
+        {
+            "/catalog": _named("catalog"),
+            "/category": _named("category"),
+            "/productSpecification": _named("specification"),
+            "/productOfferingPrice": _named("price", priceType="oneTime"),
+            "/productOffering": _named("offering"),
+            "/importJob": lambda number: {"url": EMPTY_EXPORT},
+            "/exportJob": lambda number: {"path": "productOffering"},
+            "/hub": _listener,
+        },
+    ),
+}
 
 
 class HttpClient(Protocol):
@@ -183,7 +208,7 @@ def run(spec: dict[str, Any], config: schemathesis.Config, app: Any = None) -> R
 @contextlib.contextmanager
 def our_app(mongo_uri: str) -> Iterator[Any]:
     """Our app on a database of its own, dropped afterwards."""
-    from app import create_app  # the whole server, needed in-process only
+    from app import create_app, stop_background  # the whole server, needed in-process only
 
     database = f"conformance_{uuid.uuid4().hex[:12]}"
     settings = load_settings(
@@ -205,6 +230,7 @@ def our_app(mongo_uri: str) -> Iterator[Any]:
     try:
         yield app
     finally:
+        stop_background(app)
         db.client.drop_database(database)
         db.client.close()
 

@@ -168,3 +168,13 @@ class TestRequestsEarlierRunsFound:
 
         assert response.status_code == 400
         assert client.get(f"{BASE}/customer/{created['id']}").json() == created
+
+    def test_a_customer_holding_a_64_bit_integer_can_still_be_patched(self, client: Any) -> None:
+        # the database returns it as bson's Int64, which once made every PATCH spin forever
+        body = {**ADA, "characteristic": [{"name": "dataCapBytes", "value": 5_000_000_000}]}
+        created = client.post(f"{BASE}/customer", json=body).json()
+
+        response = client.patch(f"{BASE}/customer/{created['id']}", json={"name": "Ada L."})
+
+        assert response.status_code == 200
+        assert response.json()["characteristic"] == body["characteristic"]
