@@ -20,7 +20,7 @@ import pymongo
 import pymongo.errors
 from pymongo.database import Database
 
-from adapters.mongo import OUTBOX
+from adapters.mongo import NO_LEASE, OUTBOX
 from adapters.polling import PollingWorker
 from adapters.subscriptions import MongoSubscriptions
 from domain.hub import subscription_matches
@@ -55,11 +55,17 @@ class DeliveryPolicy:
         return timedelta(seconds=seconds)
 
 
+RETENTION_SECONDS = 7 * 24 * 3600  # fanned-out events and delivered deliveries, then pruned
+
+
 def ensure_indexes(db: Database) -> None:
-    db[OUTBOX].create_index([("fanned", 1), ("seq", 1)])
+    db[OUTBOX].create_index([("fanned", 1), ("leaseUntil", 1)])
     db[OUTBOX].create_index([("resource", 1), ("seq", 1)])
+    db[OUTBOX].create_index("fannedAt", expireAfterSeconds=RETENTION_SECONDS)
     db[DELIVERIES].create_index([("state", 1), ("nextAttemptAt", 1)])
     db[DELIVERIES].create_index([("orderKey", 1), ("seq", 1)])
+    # dead-lettered deliveries have no deliveredAt: they stay until someone looks at them
+    db[DELIVERIES].create_index("deliveredAt", expireAfterSeconds=RETENTION_SECONDS)
 
 
 class Dispatcher(PollingWorker):
@@ -92,7 +98,7 @@ class Dispatcher(PollingWorker):
 
     def _claim(self, collection: str, where: dict[str, Any], now: datetime) -> Any:
         return self._db[collection].find_one_and_update(
-            {**where, "$or": [{"leaseUntil": None}, {"leaseUntil": {"$lte": now}}]},
+            {**where, "leaseUntil": {"$lte": now}},
             {"$set": {"leaseUntil": now + timedelta(seconds=self.policy.lease)}},
             sort=[("seq", pymongo.ASCENDING)],
             return_document=pymongo.ReturnDocument.AFTER,
@@ -118,12 +124,14 @@ class Dispatcher(PollingWorker):
                 "attempts": 0,
                 "createdAt": now,
                 "nextAttemptAt": now,
-                "leaseUntil": None,
+                "leaseUntil": NO_LEASE,
             }
             # a previous claim of this event may have got this far
             with contextlib.suppress(pymongo.errors.DuplicateKeyError):
                 self._db[DELIVERIES].insert_one(delivery)
-        self._db[OUTBOX].update_one({"_id": event["_id"]}, {"$set": {"fanned": True}})
+        self._db[OUTBOX].update_one(
+            {"_id": event["_id"]}, {"$set": {"fanned": True, "fannedAt": now}}
+        )
         return True
 
     def _deliver_one(self, now: datetime) -> bool:
@@ -180,7 +188,7 @@ class Dispatcher(PollingWorker):
 
     def _release(self, delivery: dict[str, Any], update: dict[str, Any]) -> None:
         self._db[DELIVERIES].update_one(
-            {"_id": delivery["_id"]}, {"$set": {**update, "leaseUntil": None}}
+            {"_id": delivery["_id"]}, {"$set": {**update, "leaseUntil": NO_LEASE}}
         )
 
 

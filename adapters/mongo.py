@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Iterable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,9 @@ from domain.resource import Referrer, ResourceType
 VERSION = "_v"  # optimistic concurrency counter, never shown to clients
 HIDDEN = {"_id": 0, VERSION: 0}
 OUTBOX = "outbox"
+# "not leased": a real instant rather than null, so a claim is one indexed range condition
+# (`leaseUntil <= now`); an `$or` with null makes the embedded server read the whole outbox.
+NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
 EVENTS_PER_CHANGE = 100  # outbox order of one resource: version * 100 + position
 
 
@@ -212,7 +215,7 @@ class MongoResources:
                 "eventType": event.event_type,
                 "envelope": event.envelope,
                 "fanned": False,
-                "leaseUntil": None,
+                "leaseUntil": NO_LEASE,
             }
             for position, event in enumerate(events)
         ]

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.dispatcher import DELIVERIES, DeliveryPolicy, Dispatcher
 from adapters.dispatcher import ensure_indexes as ensure_dispatch_indexes
-from adapters.mongo import OUTBOX, MongoResources, connect
+from adapters.mongo import NO_LEASE, OUTBOX, MongoResources, connect
 from adapters.subscriptions import MongoSubscriptions
 from domain.customer import CUSTOMER
 from domain.patch import MERGE, Patch
@@ -182,7 +182,7 @@ class TestDelivery:
         sent = delivery(db, "crm", event_ids(db, ada["id"])[0])
         assert sent["state"] == "delivered"
         assert sent["deliveredAt"] == T0
-        assert sent["leaseUntil"] is None
+        assert sent["leaseUntil"] == NO_LEASE
 
     def test_a_failed_delivery_is_retried_after_a_backoff(
         self, db, customers, subscriptions, subscriber, dispatcher

@@ -14,7 +14,7 @@ import pytest
 from bson.decimal128 import Decimal128
 from pymongo import monitoring
 
-from adapters.mongo import CODEC_OPTIONS, OUTBOX, MongoResources, check_storable
+from adapters.mongo import CODEC_OPTIONS, NO_LEASE, OUTBOX, MongoResources, check_storable
 from domain.customer import CUSTOMER
 from domain.errors import ConcurrentUpdate, Conflict, InvalidRequest
 from domain.ports import Stored
@@ -408,7 +408,7 @@ class TestOutbox:
                 "eventType": "CustomerCreateEvent",
                 "envelope": event.envelope,
                 "fanned": False,
-                "leaseUntil": None,
+                "leaseUntil": NO_LEASE,
             }
         ]
 
