@@ -33,7 +33,7 @@ def to_decimal(value: Any, where: str) -> Decimal:
     except InvalidOperation:
         raise InvalidRequest(f"{where}: '{value}' is not a number") from None
     if not number.is_finite():
-        raise InvalidRequest(f"{where}: must be a finite number")
+        raise InvalidRequest(f"{where}: '{value}' is not a finite number")
     return number
 
 

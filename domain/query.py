@@ -16,6 +16,7 @@ from typing import Any
 
 from domain.errors import InvalidRequest
 from domain.instants import normalize_instant
+from domain.money import to_decimal
 
 RESERVED = frozenset({"fields", "offset", "limit", "sort"})
 RANGE_OPERATORS = ("gt", "gte", "lt", "lte")
@@ -37,13 +38,7 @@ class AttrType(enum.Enum):
             raise InvalidRequest(f"{name}: '{raw}' is not a boolean (true or false)")
         if self is AttrType.INSTANT:
             return normalize_instant(raw)
-        try:
-            number = Decimal(raw)
-        except InvalidOperation:
-            raise InvalidRequest(f"{name}: '{raw}' is not a number") from None
-        if not number.is_finite():
-            raise InvalidRequest(f"{name}: '{raw}' is not a finite number")
-        return number
+        return to_decimal(raw, name)
 
 
 @dataclass(frozen=True)
