@@ -55,6 +55,7 @@ class DeliveryPolicy:
         return timedelta(seconds=seconds)
 
 
+BATCH = 50  # documents claimed per query for due work
 RETENTION_SECONDS = 7 * 24 * 3600  # fanned-out events and delivered deliveries, then pruned
 
 
@@ -90,24 +91,43 @@ class Dispatcher(PollingWorker):
     def run_once(self, now: datetime | None = None) -> int:
         """Fan out and deliver what is due; returns how many items were handled."""
         handled = 0
-        while self._fan_out_one(now or _now()):
-            handled += 1
-        while self._deliver_one(now or _now()):
-            handled += 1
-        return handled
+        while batch := self._claim_batch(OUTBOX, {"fanned": False}, now or _now()):
+            for event in batch:
+                self._fan_out_one(event, now or _now())
+            handled += len(batch)
+        while True:
+            at = now or _now()
+            due = {"state": "pending", "nextAttemptAt": {"$lte": at}}
+            batch = self._claim_batch(DELIVERIES, due, at)
+            if not batch:
+                return handled
+            for delivery in batch:
+                self._deliver_one(delivery, now or _now())
+            handled += len(batch)
 
-    def _claim(self, collection: str, where: dict[str, Any], now: datetime) -> Any:
-        return self._db[collection].find_one_and_update(
-            {**where, "leaseUntil": {"$lte": now}},
-            {"$set": {"leaseUntil": now + timedelta(seconds=self.policy.lease)}},
-            sort=[("seq", pymongo.ASCENDING)],
-            return_document=pymongo.ReturnDocument.AFTER,
-        )
+    def _claim_batch(
+        self, collection: str, where: dict[str, Any], now: datetime
+    ) -> list[dict[str, Any]]:
+        """Up to BATCH due documents, each claimed with a lease, oldest first.
 
-    def _fan_out_one(self, now: datetime) -> bool:
-        event = self._claim(OUTBOX, {"fanned": False}, now)
-        if event is None:
-            return False
+        Finding the candidates is the costly query (the embedded server reads every match to
+        sort them), so it runs once per batch; each claim is then a cheap atomic update by
+        _id that succeeds only if no other worker has taken the document meanwhile.
+        """
+        due = {**where, "leaseUntil": {"$lte": now}}
+        candidates = list(self._db[collection].find(due, {"_id": 1}).sort("seq", 1).limit(BATCH))
+        claimed = []
+        for candidate in candidates:
+            document = self._db[collection].find_one_and_update(
+                {**due, "_id": candidate["_id"]},
+                {"$set": {"leaseUntil": now + timedelta(seconds=self.policy.lease)}},
+                return_document=pymongo.ReturnDocument.AFTER,
+            )
+            if document is not None:
+                claimed.append(document)
+        return claimed
+
+    def _fan_out_one(self, event: dict[str, Any], now: datetime) -> None:
         for subscription in self._subscriptions.for_api(event["api"]):
             if not subscription_matches(subscription, event["envelope"]):
                 continue
@@ -132,29 +152,23 @@ class Dispatcher(PollingWorker):
         self._db[OUTBOX].update_one(
             {"_id": event["_id"]}, {"$set": {"fanned": True, "fannedAt": now}}
         )
-        return True
 
-    def _deliver_one(self, now: datetime) -> bool:
-        where = {"state": "pending", "nextAttemptAt": {"$lte": now}}
-        delivery = self._claim(DELIVERIES, where, now)
-        if delivery is None:
-            return False
+    def _deliver_one(self, delivery: dict[str, Any], now: datetime) -> None:
         blocker = self._earlier_pending(delivery)
         if blocker is not None:
             wait_until = max(blocker.get("nextAttemptAt") or now, now + timedelta(seconds=0.2))
             self._release(delivery, {"nextAttemptAt": wait_until})
-            return True
+            return
         if not self._subscriptions.exists(delivery["subscriptionId"]):
             # the listener unsubscribed after the event: nothing more is owed to it
             self._release(delivery, {"state": "cancelled"})
-            return True
+            return
         try:
             self._send(delivery["callback"], delivery["envelope"])
         except Exception as error:  # noqa: BLE001 - any failure is a failed attempt
             self._failed(delivery, now, error)
         else:
             self._release(delivery, {"state": "delivered", "deliveredAt": now})
-        return True
 
     def _earlier_pending(self, delivery: dict[str, Any]) -> dict[str, Any] | None:
         earlier = {"seq": {"$lt": delivery["seq"]}}
