@@ -35,7 +35,7 @@ conformance: install
 	@$(PY) -m conformance $(ARGS)
 
 bench: install
-	@$(PY) bench/customer_bench.py $(ARGS)
+	@$(PY) bench/api_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -111,21 +111,20 @@ class Dispatcher(PollingWorker):
         """Up to BATCH due documents, each claimed with a lease, oldest first.
 
         Finding the candidates is the costly query (the embedded server reads every match to
-        sort them), so it runs once per batch; each claim is then a cheap atomic update by
-        _id that succeeds only if no other worker has taken the document meanwhile.
+        sort them), so it runs once per batch; each claim is then a cheap atomic conditional
+        update by _id that succeeds only if no other worker has taken the document meanwhile.
         """
         due = {**where, "leaseUntil": {"$lte": now}}
         candidates = list(self._db[collection].find(due, {"_id": 1}).sort("seq", 1).limit(BATCH))
+        lease = {"$set": {"leaseUntil": now + timedelta(seconds=self.policy.lease)}}
         claimed = []
         for candidate in candidates:
-            document = self._db[collection].find_one_and_update(
-                {**due, "_id": candidate["_id"]},
-                {"$set": {"leaseUntil": now + timedelta(seconds=self.policy.lease)}},
-                return_document=pymongo.ReturnDocument.AFTER,
-            )
-            if document is not None:
-                claimed.append(document)
-        return claimed
+            # A conditional update_one, then a read by _id: on the embedded server
+            # find_one_and_update costs ten times as much, whatever index it is given.
+            won = self._db[collection].update_one({**due, "_id": candidate["_id"]}, lease)
+            if won.modified_count:
+                claimed.append(self._db[collection].find_one({"_id": candidate["_id"]}))
+        return [document for document in claimed if document is not None]
 
     def _fan_out_one(self, event: dict[str, Any], now: datetime) -> None:
         for subscription in self._subscriptions.for_api(event["api"]):
