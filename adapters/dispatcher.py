@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -91,40 +92,41 @@ class Dispatcher(PollingWorker):
     def run_once(self, now: datetime | None = None) -> int:
         """Fan out and deliver what is due; returns how many items were handled."""
         handled = 0
-        while batch := self._claim_batch(OUTBOX, {"fanned": False}, now or _now()):
+        while batch := self._claim_batch(OUTBOX, _unfanned, now or _now()):
             for event in batch:
                 self._fan_out_one(event, now or _now())
             handled += len(batch)
-        while True:
-            at = now or _now()
-            due = {"state": "pending", "nextAttemptAt": {"$lte": at}}
-            batch = self._claim_batch(DELIVERIES, due, at)
-            if not batch:
-                return handled
+        while batch := self._claim_batch(DELIVERIES, _due_delivery, now or _now()):
             for delivery in batch:
                 self._deliver_one(delivery, now or _now())
             handled += len(batch)
+        return handled
 
     def _claim_batch(
-        self, collection: str, where: dict[str, Any], now: datetime
+        self, collection: str, due: Callable[[datetime], dict[str, Any]], now: datetime
     ) -> list[dict[str, Any]]:
         """Up to BATCH due documents, each claimed with a lease, oldest first.
 
         Finding the candidates is the costly query (the embedded server reads every match to
-        sort them), so it runs once per batch; each claim is then a cheap atomic conditional
-        update by _id that succeeds only if no other worker has taken the document meanwhile.
+        sort them), so it runs once per batch. Each claim is then an atomic update on `_id`
+        and the lease alone: with any other indexed field in its filter the embedded server
+        scans that index too, so whether the document is still due is checked after the read.
         """
-        due = {**where, "leaseUntil": {"$lte": now}}
-        candidates = list(self._db[collection].find(due, {"_id": 1}).sort("seq", 1).limit(BATCH))
+        where = {**due(now), "leaseUntil": {"$lte": now}}
+        candidates = list(self._db[collection].find(where, {"_id": 1}).sort("seq", 1).limit(BATCH))
         lease = {"$set": {"leaseUntil": now + timedelta(seconds=self.policy.lease)}}
         claimed = []
         for candidate in candidates:
-            # A conditional update_one, then a read by _id: on the embedded server
-            # find_one_and_update costs ten times as much, whatever index it is given.
-            won = self._db[collection].update_one({**due, "_id": candidate["_id"]}, lease)
-            if won.modified_count:
-                claimed.append(self._db[collection].find_one({"_id": candidate["_id"]}))
-        return [document for document in claimed if document is not None]
+            key = {"_id": candidate["_id"]}
+            won = self._db[collection].update_one({**key, "leaseUntil": {"$lte": now}}, lease)
+            document = self._db[collection].find_one(key) if won.modified_count else None
+            if document is None:
+                continue  # another worker holds it, or it is gone
+            if matches_due(document, due(now)):
+                claimed.append(document)
+            else:  # done by another worker since the candidates were read
+                self._db[collection].update_one(key, {"$set": {"leaseUntil": NO_LEASE}})
+        return claimed
 
     def _fan_out_one(self, event: dict[str, Any], now: datetime) -> None:
         for subscription in self._subscriptions.for_api(event["api"]):
@@ -203,6 +205,26 @@ class Dispatcher(PollingWorker):
         self._db[DELIVERIES].update_one(
             {"_id": delivery["_id"]}, {"$set": {**update, "leaseUntil": NO_LEASE}}
         )
+
+
+def _unfanned(now: datetime) -> dict[str, Any]:
+    return {"fanned": False}
+
+
+def _due_delivery(now: datetime) -> dict[str, Any]:
+    return {"state": "pending", "nextAttemptAt": {"$lte": now}}
+
+
+def matches_due(document: dict[str, Any], due: dict[str, Any]) -> bool:
+    """The `due` filters above, evaluated on a document (equality and `$lte` only)."""
+    for field, condition in due.items():
+        value = document.get(field)
+        if isinstance(condition, dict):
+            if value is None or value > condition["$lte"]:
+                return False
+        elif value != condition:
+            return False
+    return True
 
 
 def _now() -> datetime:
