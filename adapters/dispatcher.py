@@ -25,6 +25,7 @@ from adapters.mongo import NO_LEASE, OUTBOX
 from adapters.polling import PollingWorker
 from adapters.subscriptions import MongoSubscriptions
 from domain.hub import subscription_matches
+from domain.instants import format_instant
 
 DELIVERIES = "delivery"
 log = logging.getLogger("bss.events")
@@ -91,7 +92,7 @@ class Dispatcher(PollingWorker):
 
     def run_once(self, now: datetime | None = None) -> int:
         """Fan out and deliver what is due; returns how many items were handled."""
-        handled = 0
+        handled = self._pass_over_unheard(now or _now())
         while batch := self._claim_batch(OUTBOX, _unfanned, now or _now()):
             for event in batch:
                 self._fan_out_one(event, now or _now())
@@ -101,6 +102,22 @@ class Dispatcher(PollingWorker):
                 self._deliver_one(delivery, now or _now())
             handled += len(batch)
         return handled
+
+    def _pass_over_unheard(self, now: datetime) -> int:
+        """Marks fanned out, in one update, the events of APIs nobody subscribes to.
+
+        Otherwise every event would cost a claim, a read and an update for no one, and a
+        backlog would build up that the embedded server reads in full on every claim. Only
+        events up to the moment before the subscriptions are read are passed over: a
+        subscription registered later is owed nothing that happened earlier.
+        """
+        before = format_instant(now)
+        heard = sorted(self._subscriptions.apis())
+        skipped = self._db[OUTBOX].update_many(
+            {"fanned": False, "api": {"$nin": heard}, "eventTime": {"$lte": before}},
+            {"$set": {"fanned": True, "fannedAt": now}},
+        )
+        return skipped.modified_count
 
     def _claim_batch(
         self, collection: str, due: Callable[[datetime], dict[str, Any]], now: datetime

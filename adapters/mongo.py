@@ -213,6 +213,7 @@ class MongoResources:
                 "resource": f"{event.resource_path}/{event.resource_id}",
                 "seq": event.sequence * EVENTS_PER_CHANGE + position,
                 "eventType": event.event_type,
+                "eventTime": event.envelope["eventTime"],
                 "envelope": event.envelope,
                 "fanned": False,
                 "leaseUntil": NO_LEASE,

@@ -75,6 +75,10 @@ class MongoSubscriptions:
         raw = self._collection.find_one({"_id": subscription_id, "api": api})
         return HubSubscription._from_son(raw).as_dict() if raw else None
 
+    def apis(self) -> set[str]:
+        """The APIs that have at least one subscription."""
+        return set(self._collection.distinct("api"))
+
     def exists(self, subscription_id: str) -> bool:
         return self._collection.count_documents({"_id": subscription_id}, limit=1) > 0
 

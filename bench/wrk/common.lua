@@ -1,8 +1,9 @@
 -- Shared by the bench scripts (loaded with dofile by each of them).
 -- Numbers each wrk thread, counts non-2xx answers per thread and, in done(), prints one
--- machine-readable line that bench/customer_bench.py parses:
+-- machine-readable line that bench/api_bench.py parses:
 --   BENCH requests=N duration_us=N p50_us=N ... non2xx=N errors_connect=N ...
--- Environment: BENCH_IDS (file of ids, one a line), BENCH_THREADS (wrk -t), BENCH_BODY.
+-- Environment: BENCH_IDS (file of ids, one a line), BENCH_THREADS (wrk -t), BENCH_BODY,
+-- BENCH_RESOURCE_PATH (the collection: /tmf-api/customerManagement/v4/customer).
 
 local M = {}
 local threads = {}

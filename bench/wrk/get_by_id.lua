@@ -1,8 +1,8 @@
--- GET /customer/{id} on random ids of the loaded customers (file BENCH_IDS).
+-- GET <BENCH_RESOURCE_PATH>/{id} on random ids of the loaded resources (file BENCH_IDS).
 local common = dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 setup, response, done = common.setup, common.response, common.done
 
-local base = os.getenv("BENCH_BASE_PATH")
+local path = os.getenv("BENCH_RESOURCE_PATH")
 local ids
 
 function init(args)
@@ -11,5 +11,5 @@ function init(args)
 end
 
 function request()
-  return wrk.format("GET", base .. "/customer/" .. ids[math.random(#ids)])
+  return wrk.format("GET", path .. "/" .. ids[math.random(#ids)])
 end

@@ -1,11 +1,11 @@
--- PATCH /customer/{id} with a JSON Merge Patch changing name or statusReason.
+-- PATCH <BENCH_RESOURCE_PATH>/{id} with a JSON Merge Patch changing name or statusReason.
 -- Each wrk thread walks its own share of the ids (file BENCH_IDS, already shuffled), so two
--- requests in flight never touch the same customer (that would be a legitimate 409); each
+-- requests in flight never touch the same resource (that would be a legitimate 409); each
 -- run starts BENCH_START positions further, past the ids of the runs before it.
 local common = dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 setup, response, done = common.setup, common.response, common.done
 
-local base = os.getenv("BENCH_BASE_PATH")
+local path = os.getenv("BENCH_RESOURCE_PATH")
 local headers = { ["Content-Type"] = "application/merge-patch+json" }
 local mine = {}
 local n = 0
@@ -30,5 +30,5 @@ function request()
   else
     body = string.format('{"statusReason": "bench review %d-%d"}', tid, n)
   end
-  return wrk.format("PATCH", base .. "/customer/" .. id, headers, body)
+  return wrk.format("PATCH", path .. "/" .. id, headers, body)
 end

@@ -424,3 +424,27 @@ class TestUnsubscribedListener:
         assert len(subscriber.attempts) == 1
         [event_id] = event_ids(db, customer["id"])
         assert delivery(db, "gone", event_id)["state"] == "cancelled"
+
+
+class TestEventsNobodyListensTo:
+    def test_are_passed_over_in_one_update(self, db, customers, dispatcher):
+        for number in range(5):
+            customers.create({"name": f"C{number}", "engagedParty": {"id": "p"}})
+
+        handled = dispatcher.run_once(now=T0 + seconds(1))
+
+        assert handled == 5
+        assert db[OUTBOX].count_documents({"fanned": False}) == 0
+        assert db[DELIVERIES].count_documents({}) == 0
+
+    def test_a_later_subscriber_gets_only_what_happens_after_it(
+        self, db, customers, subscriptions, subscriber, dispatcher
+    ):
+        customers.create({"name": "Before", "engagedParty": {"id": "p"}})
+        dispatcher.run_once(now=T0 + seconds(1))
+        callback = subscribe(subscriptions, "late")
+        after = customers.create({"name": "After", "engagedParty": {"id": "p"}})
+
+        dispatcher.run_once(now=T0 + seconds(2))
+
+        assert subscriber.received == [(callback, event_ids(db, after["id"])[0])]

@@ -406,6 +406,7 @@ class TestOutbox:
                 "resource": "customer/c1",
                 "seq": 100,
                 "eventType": "CustomerCreateEvent",
+                "eventTime": event.envelope["eventTime"],
                 "envelope": event.envelope,
                 "fanned": False,
                 "leaseUntil": NO_LEASE,
