@@ -92,27 +92,32 @@ class Dispatcher(PollingWorker):
 
     def run_once(self, now: datetime | None = None) -> int:
         """Fan out and deliver what is due; returns how many items were handled."""
-        handled = self._pass_over_unheard(now or _now())
-        while batch := self._claim_batch(OUTBOX, _unfanned, now or _now()):
+        handled = 0
+        while True:
+            at = now or _now()
+            heard = sorted(self._subscriptions.apis())
+            handled += self._pass_over_unheard(at, heard)
+            batch = self._claim_batch(OUTBOX, _unfanned(heard), at) if heard else []
             for event in batch:
                 self._fan_out_one(event, now or _now())
             handled += len(batch)
+            if not batch:
+                break
         while batch := self._claim_batch(DELIVERIES, _due_delivery, now or _now()):
             for delivery in batch:
                 self._deliver_one(delivery, now or _now())
             handled += len(batch)
         return handled
 
-    def _pass_over_unheard(self, now: datetime) -> int:
+    def _pass_over_unheard(self, now: datetime, heard: list[str]) -> int:
         """Marks fanned out, in one update, the events of APIs nobody subscribes to.
 
         Otherwise every event would cost a claim, a read and an update for no one, and a
         backlog would build up that the embedded server reads in full on every claim. Only
-        events up to the moment before the subscriptions are read are passed over: a
-        subscription registered later is owed nothing that happened earlier.
+        events up to `now`, taken before the subscriptions (`heard`) were read, are passed
+        over: a subscription registered later is owed nothing that happened earlier.
         """
         before = format_instant(now)
-        heard = sorted(self._subscriptions.apis())
         skipped = self._db[OUTBOX].update_many(
             {"fanned": False, "api": {"$nin": heard}, "eventTime": {"$lte": before}},
             {"$set": {"fanned": True, "fannedAt": now}},
@@ -224,8 +229,11 @@ class Dispatcher(PollingWorker):
         )
 
 
-def _unfanned(now: datetime) -> dict[str, Any]:
-    return {"fanned": False}
+def _unfanned(heard: list[str]) -> Callable[[datetime], dict[str, Any]]:
+    def due(now: datetime) -> dict[str, Any]:
+        return {"fanned": False, "api": {"$in": heard}}
+
+    return due
 
 
 def _due_delivery(now: datetime) -> dict[str, Any]:
@@ -233,13 +241,16 @@ def _due_delivery(now: datetime) -> dict[str, Any]:
 
 
 def matches_due(document: dict[str, Any], due: dict[str, Any]) -> bool:
-    """The `due` filters above, evaluated on a document (equality and `$lte` only)."""
+    """The `due` filters above, evaluated on a document (equality, `$in` and `$lte` only)."""
     for field, condition in due.items():
         value = document.get(field)
-        if isinstance(condition, dict):
-            if value is None or value > condition["$lte"]:
+        if not isinstance(condition, dict):
+            if value != condition:
                 return False
-        elif value != condition:
+        elif "$in" in condition:
+            if value not in condition["$in"]:
+                return False
+        elif value is None or value > condition["$lte"]:
             return False
     return True
 

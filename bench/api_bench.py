@@ -554,12 +554,16 @@ class Accounting:
         return now
 
 
-def settle(pids: dict[str, int], baseline: float, limit: float) -> float:
+def settle(pids: dict[str, int], baseline: float, limit: float, at_least: float = 0.0) -> float:
     """When wrk stops, up to --connections requests are still in flight and the server
     completes them (a slow list page can take many seconds). Wait until the server and the
     database use no more CPU than they did idle after the load (`baseline` cores, e.g. the
-    dispatcher polling) before the next measurement; give up after `limit` seconds."""
+    dispatcher polling) before the next measurement; give up after `limit` seconds.
+    The CPU alone cannot tell when the database is already saturated while idle (a
+    dispatcher backlog keeps it at one core), so also wait `at_least` seconds: the slowest
+    latency of the previous run, within which the requests it left in flight end."""
     started = time.monotonic()
+    time.sleep(min(at_least, limit))
     while time.monotonic() - started < limit:
         before = sum(cpu_seconds(pid) for pid in pids.values())
         time.sleep(1.0)
@@ -1032,12 +1036,13 @@ def bench_resource(spec: ResourceBench, args: argparse.Namespace) -> tuple[dict[
         figures: dict[str, Any] = {}
         baseline = idle["after_load"]["workers"] + idle["after_load"]["db"]
         settled: dict[str, float] = {}
+        slowest = 0.0  # seconds: the slowest request of the previous wrk run
         for name, script, path, env in wrk_plan(spec, files):
             print(f"wrk {name} ({args.duration:.0f} s) ...", flush=True)
             for measured, seconds in ((False, args.warmup), (True, args.duration)):
                 if seconds <= 0:
                     continue
-                waited = settle(pids, baseline, args.settle)
+                waited = settle(pids, baseline, args.settle, slowest)
                 settled[f"{name}{'' if measured else ' warm-up'}"] = waited
                 if waited >= args.settle:
                     print(f"  server still busy after {waited} s; measuring anyway", flush=True)
@@ -1046,6 +1051,7 @@ def bench_resource(spec: ResourceBench, args: argparse.Namespace) -> tuple[dict[
                     server, script, path, seconds, args, run_env, accounting if measured else None
                 )
                 patched += figures["requests"] + args.connections if name == "patch" else 0
+                slowest = figures["max_ms"] / 1000
             api[name] = figures
             r = api[name]
             print(
@@ -1054,7 +1060,7 @@ def bench_resource(spec: ResourceBench, args: argparse.Namespace) -> tuple[dict[
                 flush=True,
             )
 
-        settled["end"] = settle(pids, baseline, args.settle)
+        settled["end"] = settle(pids, baseline, args.settle, slowest)
         idle["end"] = idle_cores(pids)
         print(f"  idle CPU (cores) at the end: {idle['end']}", flush=True)
         print(f"raw pymongo insert_one, {args.raw_seconds:.0f} s ...", flush=True)
