@@ -91,12 +91,14 @@ class Dispatcher(PollingWorker):
     # one pass -----------------------------------------------------------------------------
 
     def run_once(self, now: datetime | None = None) -> int:
-        """Fan out and deliver what is due; returns how many items were handled."""
+        """Fan out and deliver what is due; returns how many events and deliveries were
+        handled. Events passed over because nobody listens do not count: a worker that only
+        passed over events sleeps before its next round, so they are marked in bulk."""
         handled = 0
         while True:
             at = now or _now()
             heard = sorted(self._subscriptions.apis())
-            handled += self._pass_over_unheard(at, heard)
+            self._pass_over_unheard(at, heard)
             batch = self._claim_batch(OUTBOX, _unfanned(heard), at) if heard else []
             for event in batch:
                 self._fan_out_one(event, now or _now())

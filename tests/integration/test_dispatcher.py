@@ -433,7 +433,7 @@ class TestEventsNobodyListensTo:
 
         handled = dispatcher.run_once(now=T0 + seconds(1))
 
-        assert handled == 5
+        assert handled == 0  # nothing to deliver: the worker may sleep
         assert db[OUTBOX].count_documents({"fanned": False}) == 0
         assert db[DELIVERIES].count_documents({}) == 0
 
