@@ -13,7 +13,6 @@ import base64
 import binascii
 import logging
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -24,6 +23,7 @@ import pymongo.errors
 import simplejson
 from pymongo.database import Database
 
+from adapters.leases import LeaseLost, Leases
 from adapters.polling import PollingWorker
 from domain.catalog_jobs import JOB_TYPES, NOT_STARTED, RUNNING, CatalogJobs
 from domain.catalog_transfer import TransferFailed
@@ -150,10 +150,6 @@ def parse_file(raw: bytes) -> Any:
     return document
 
 
-class LeaseLost(Exception):
-    """Another runner took the job over (this one was too slow to renew its lease)."""
-
-
 class JobRunner(PollingWorker):
     thread_name = "catalog-job-runner"
     log = log
@@ -163,11 +159,14 @@ class JobRunner(PollingWorker):
         super().__init__()
         self._db = db
         self._jobs = jobs
-        self.lease = timedelta(seconds=lease_seconds)
-        self.owner = uuid.uuid4().hex
+        self.leases = Leases(db, LEASES, timedelta(seconds=lease_seconds))
+
+    @property
+    def lease(self) -> timedelta:
+        return self.leases.duration
 
     def ensure_indexes(self) -> None:
-        self._db[LEASES].create_index("leaseUntil")
+        self.leases.ensure_indexes()
 
     # one pass -----------------------------------------------------------------------------
 
@@ -181,8 +180,7 @@ class JobRunner(PollingWorker):
 
     def _claim_next(self) -> tuple[str, str] | None:
         now = _now()
-        held = self._db[LEASES].find({"leaseUntil": {"$gt": now}}, {"_id": 1})
-        busy = {lease["_id"] for lease in held}
+        busy = self.leases.held(now)
         waiting = sorted(
             (job.get("creationDate", ""), rtype.path, job["id"])
             for rtype in JOB_TYPES
@@ -192,20 +190,9 @@ class JobRunner(PollingWorker):
         )
         for _, path, job_id in waiting:
             key = f"{path}/{job_id}"
-            if key not in busy and self._claim(key, now):
+            if key not in busy and self.leases.claim(key, now):
                 return path, job_id
         return None
-
-    def _claim(self, key: str, now: datetime) -> bool:
-        try:
-            self._db[LEASES].find_one_and_update(
-                {"_id": key, "leaseUntil": {"$lte": now}},
-                {"$set": {"leaseUntil": now + self.lease, "owner": self.owner}},
-                upsert=True,
-            )
-        except pymongo.errors.DuplicateKeyError:  # held by another runner
-            return False
-        return True
 
     def _run(self, path: str, job_id: str) -> None:
         key = f"{path}/{job_id}"
@@ -223,14 +210,10 @@ class JobRunner(PollingWorker):
         else:
             if outcome:
                 log.info("%s: %s", key, outcome)
-        self._db[LEASES].delete_one({"_id": key, "owner": self.owner})
+        self.leases.release(key)
 
     def renew(self, key: str) -> None:
-        renewed = self._db[LEASES].update_one(
-            {"_id": key, "owner": self.owner}, {"$set": {"leaseUntil": _now() + self.lease}}
-        )
-        if renewed.matched_count == 0:
-            raise LeaseLost(key)
+        self.leases.renew(key)
 
 
 class _Lease:

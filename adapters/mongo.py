@@ -22,7 +22,9 @@ from domain.query import Criterion, ListQuery
 from domain.resource import Referrer, ResourceType
 
 VERSION = "_v"  # optimistic concurrency counter, never shown to clients
-HIDDEN = {"_id": 0, VERSION: 0}
+# when a background worker should next look at the resource (types with work_states)
+DUE = "_due"
+HIDDEN = {"_id": 0, VERSION: 0, DUE: 0}
 OUTBOX = "outbox"
 # "not leased": a real instant rather than null, so a claim is one indexed range condition
 # (`leaseUntil <= now`); an `$or` with null makes the embedded server read the whole outbox.
@@ -98,6 +100,13 @@ def check_storable(value: Any, where: str = "") -> None:
             raise InvalidRequest(f"{where or 'body'}: text is not valid Unicode") from None
 
 
+def _due(rtype: ResourceType, resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource written in one of its type's work states is due at once."""
+    if rtype.lifecycle and resource.get(rtype.lifecycle.attribute) in rtype.work_states:
+        return {DUE: datetime.now(UTC)}
+    return {}
+
+
 def mongo_filter(criteria: Iterable[Criterion]) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = []
     for criterion in criteria:
@@ -124,6 +133,8 @@ class MongoResources:
     def ensure_indexes(self, rtype: ResourceType) -> None:
         collection = self._db[rtype.collection]
         collection.create_index("id", unique=True)
+        if rtype.work_states:
+            collection.create_index(DUE)
         for path in rtype.filters:
             if path != "id":
                 collection.create_index(path)
@@ -131,7 +142,7 @@ class MongoResources:
             self._db[referrer.collection].create_index(referrer.path)
 
     def get(self, rtype: ResourceType, resource_id: str) -> Stored | None:
-        document = self._db[rtype.collection].find_one({"id": resource_id}, {"_id": 0})
+        document = self._db[rtype.collection].find_one({"id": resource_id}, {"_id": 0, DUE: 0})
         if document is None:
             return None
         version = document.pop(VERSION, 0)
@@ -154,7 +165,8 @@ class MongoResources:
         check_storable(resource)
 
         def work(session: ClientSession) -> None:
-            self._db[rtype.collection].insert_one({**resource, VERSION: 1}, session=session)
+            document = {**resource, VERSION: 1, **_due(rtype, resource)}
+            self._db[rtype.collection].insert_one(document, session=session)
             self._append_events(events, session)
 
         try:
@@ -170,7 +182,7 @@ class MongoResources:
         def work(session: ClientSession) -> None:
             result = self._db[rtype.collection].replace_one(
                 {"id": stored.resource["id"], VERSION: stored.version},
-                {**resource, VERSION: stored.version + 1},
+                {**resource, VERSION: stored.version + 1, **_due(rtype, resource)},
                 session=session,
             )
             if result.matched_count == 0:
@@ -193,6 +205,21 @@ class MongoResources:
             self._append_events(events, session)
 
         in_transaction(self._db, work)
+
+    def due(self, rtype: ResourceType, now: datetime, limit: int) -> list[str]:
+        """Ids of resources a worker should look at by `now` (oldest first)."""
+        found = self._db[rtype.collection].find({DUE: {"$lte": now}}, {"_id": 0, "id": 1})
+        return [document["id"] for document in found.limit(limit)]
+
+    def schedule(
+        self, rtype: ResourceType, resource_id: str, state: str, at: datetime | None
+    ) -> None:
+        """Look at the resource again at `at` (never when None), unless it has left `state`
+        meanwhile: whoever changed it has scheduled it anew."""
+        state_attribute = rtype.lifecycle.attribute if rtype.lifecycle else "state"
+        where = {"id": resource_id, state_attribute: state}
+        change = {"$set": {DUE: at}} if at is not None else {"$unset": {DUE: ""}}
+        self._db[rtype.collection].update_one(where, change)
 
     def get_document(self, collection: str, resource_id: str) -> dict[str, Any] | None:
         return self._db[collection].find_one({"id": resource_id}, HIDDEN)

@@ -81,3 +81,90 @@ class ImportSource(Protocol):
 
     def read(self, url: str) -> Any:
         """The JSON document at `url`; raises TransferFailed saying why it cannot."""
+
+
+# Order fulfilment: resource pools and the network --------------------------------------
+
+
+class PoolExhausted(Exception):
+    """No resource of the kind is available (all assigned, reserved or in quarantine)."""
+
+
+class ResourceUnavailable(Exception):
+    """The resource asked for by name (a golden number) exists but is not available, or
+    does not exist in any pool."""
+
+
+@dataclass(frozen=True)
+class Sim:
+    iccid: str
+    imsi: str
+
+
+class NumberPool(Protocol):
+    """MSISDNs (E.164). A number is available, reserved (by a holder: an order item),
+    assigned (to a product) or in quarantine (released, reusable after a period).
+
+    Every call is idempotent for its holder: reserving again returns the number the holder
+    already has, so a fulfilment that crashed and resumes never takes a second number."""
+
+    def reserve(self, holder: str, requested: str | None = None) -> str:
+        """The holder's number: `requested` when given and free (a golden number), else any
+        available one. Raises PoolExhausted or ResourceUnavailable."""
+
+    def holding(self, holder: str) -> str | None:
+        """The number the holder has reserved (or has assigned to it), if any."""
+
+    def assign(self, msisdn: str, holder: str, product_id: str) -> None:
+        """The reserved number now belongs to the product (activation succeeded)."""
+
+    def release(self, msisdn: str, holder: str) -> None:
+        """Give the number back: a reservation never activated is available again at once;
+        an assigned number (holder: its product id) goes to quarantine. Idempotent."""
+
+
+class SimStock(Protocol):
+    """SIM cards (ICCID + IMSI): available, reserved (by an order item), assigned (to a
+    product) or retired (used once: a deactivated SIM is never handed out again).
+    Idempotent per holder like NumberPool."""
+
+    def reserve(self, holder: str) -> Sim:
+        """Raises PoolExhausted."""
+
+    def holding(self, holder: str) -> Sim | None: ...
+
+    def assign(self, iccid: str, holder: str, product_id: str) -> None: ...
+
+    def release(self, iccid: str, holder: str) -> None:
+        """A reservation never activated is available again; an assigned SIM is retired."""
+
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+@dataclass(frozen=True)
+class NetworkRequest:
+    """One change on the network (HLR/HSS and OSS): `id` makes submitting it idempotent."""
+
+    id: str
+    action: str  # activate | modify | suspend | resume | deactivate
+    msisdn: str
+    iccid: str | None = None
+    imsi: str | None = None
+    services: tuple[str, ...] = ()  # offering ids making up the line after the change
+
+
+@dataclass(frozen=True)
+class NetworkOutcome:
+    status: str  # PENDING | DONE | FAILED
+    reason: str | None = None
+
+
+class Network(Protocol):
+    """Provisioning on the network, asynchronous: submit, then ask for the outcome."""
+
+    def submit(self, request: NetworkRequest) -> None:
+        """Idempotent by request.id: submitting again changes nothing."""
+
+    def outcome(self, request_id: str) -> NetworkOutcome:
+        """PENDING until the network has answered; raises KeyError for an unknown id."""

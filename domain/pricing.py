@@ -61,12 +61,16 @@ def check_sellable(offering: Mapping[str, Any], at: datetime) -> None:
         raise NotSellable(f"{name} is not valid at {at.isoformat()}")
 
 
-def prices_in_effect(lookup: Lookup, offering_id: str, at: datetime) -> list[PriceInEffect]:
-    """The offering's prices valid at `at`, bundled prices expanded; refuses unsellable ones."""
+def prices_in_effect(
+    lookup: Lookup, offering_id: str, at: datetime, *, sellable_only: bool = True
+) -> list[PriceInEffect]:
+    """The offering's prices valid at `at`, bundled prices expanded; refuses unsellable ones
+    unless `sellable_only` is False (the prices of something already sold)."""
     offering = lookup.get("productOffering", offering_id)
     if offering is None:
         raise NotFound(f"ProductOffering with id '{offering_id}' does not exist")
-    check_sellable(offering, at)
+    if sellable_only:
+        check_sellable(offering, at)
     prices: list[PriceInEffect] = []
     for ref in offering.get("productOfferingPrice") or []:
         prices.extend(_expand(lookup, ref["id"], at, depth=0))

@@ -96,6 +96,9 @@ class ResourceType:
         {ev.CREATE, ev.ATTRIBUTE_VALUE_CHANGE, ev.STATE_CHANGE, ev.DELETE}
     )
 
+    # states in which a background worker has work to do on the resource (order fulfilment)
+    work_states: frozenset[str] = frozenset()
+
     @property
     def collection(self) -> str:
         return self.path

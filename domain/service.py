@@ -40,7 +40,7 @@ class ResourceService:
         self.lookup = Lookup(repository)
 
     def get(self, resource_id: str) -> dict[str, Any]:
-        return self._load(resource_id).resource
+        return self.load(resource_id).resource
 
     def list(self, query: ListQuery) -> tuple[list[dict[str, Any]], int]:
         return self._repository.find(self.rtype, query)
@@ -75,9 +75,17 @@ class ResourceService:
         refused = sorted(touched & rtype.not_patchable)
         if refused:
             raise NotPatchable(f"not patchable: {', '.join(refused)}")
-        stored = self._load(resource_id)
+        stored = self.load(resource_id)
+        return self.change(stored, patch.apply(copy.deepcopy(stored.resource)))
+
+    def change(
+        self, stored: Stored, after: dict[str, Any], notice: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Store `after` in place of `stored` (409 when the stored version is no longer
+        current), checked like a patch. `notice` adds an event of that kind with that
+        fieldPath (TMF622 InformationRequired), when the resource type emits it."""
+        rtype = self.rtype
         before = stored.resource
-        after = patch.apply(copy.deepcopy(before))
         self._check_extensions(after)
         # Before comparing, so that the same instant in another notation is no change.
         _normalize_instants(after, rtype.instant_keys)
@@ -97,7 +105,13 @@ class ResourceService:
             after[rtype.version_attribute] = next_version(before.get(rtype.version_attribute))
         self._prepare(after)
         rtype.rules.on_update(before, after, self.lookup)
+        # what the change and the rules changed, not what the server stamps on every change
+        stamped = {*rtype.server_dates, rtype.version_attribute}
+        changed = [key for key in _differences(before, after) if key not in stamped]
         events = self._change_events(stored, after, changed, now)
+        if notice:
+            kind, field_path = notice
+            events += self._events(kind, after, stored.version + 1, now, field_path)
         self._repository.replace(rtype, stored, after, events)
         return after
 
@@ -140,7 +154,7 @@ class ResourceService:
         return UPDATED
 
     def delete(self, resource_id: str) -> None:
-        stored = self._load(resource_id)
+        stored = self.load(resource_id)
         rtype = self.rtype
         if rtype.lifecycle and rtype.undeletable_states:
             state = stored.resource.get(rtype.lifecycle.attribute)
@@ -157,7 +171,8 @@ class ResourceService:
         events = self._events(ev.DELETE, stored.resource, stored.version + 1, now)
         self._repository.remove(self.rtype, stored, events)
 
-    def _load(self, resource_id: str) -> Stored:
+    def load(self, resource_id: str) -> Stored:
+        """The resource with its stored version (for `change`); 404 when absent."""
         stored = self._repository.get(self.rtype, resource_id)
         if stored is None:
             raise NotFound(f"{self.rtype.name} with id '{resource_id}' does not exist")

@@ -1,0 +1,130 @@
+"""Runs order fulfilment in the background: any number of processes may run it at once.
+
+Orders and cancellation requests in a working state carry a due instant (adapters/mongo.py
+`_due`, set in the same write as the state). A runner takes due ones, leases the order (one
+runner per order at a time; a crashed runner's lease expires and another continues), calls
+`Fulfilment.advance` and schedules the next look: at once while items progress, after a poll
+interval while the network has not answered, at requestedStartDate for a held order, never
+once the order is final or waits for its client (pending).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pymongo.errors
+from pymongo.database import Database
+
+from adapters.leases import Leases
+from adapters.mongo import MongoResources
+from adapters.polling import PollingWorker
+from domain.errors import ConcurrentUpdate, NotFound
+from domain.fulfilment import Fulfilment
+from domain.ordering import SYSTEM_CANCEL, SYSTEM_ORDER
+from domain.resource import Referrer
+
+LEASES = "fulfilmentLease"
+RETRY_AFTER_ERROR = timedelta(seconds=30)  # an order that broke the runner is retried later
+log = logging.getLogger("bss.fulfilment")
+
+
+class FulfilmentRunner(PollingWorker):
+    thread_name = "order-fulfilment"
+    log = log
+    idle_sleep = 0.05
+
+    def __init__(
+        self,
+        db: Database,
+        resources: MongoResources,
+        fulfilment: Fulfilment,
+        lease_seconds: float = 30.0,
+        batch: int = 50,
+    ) -> None:
+        super().__init__()
+        self._resources = resources
+        self._fulfilment = fulfilment
+        self._batch = batch
+        self.leases = Leases(db, LEASES, timedelta(seconds=lease_seconds))
+
+    def ensure_indexes(self) -> None:
+        self.leases.ensure_indexes()
+
+    def run_once(self) -> int:
+        """Advance every order that is due now; returns how many were advanced."""
+        handled = 0
+        now = _now()
+        for cancellation_id in self._resources.due(SYSTEM_CANCEL, now, self._batch):
+            request = self._resources.get_document(SYSTEM_CANCEL.collection, cancellation_id)
+            if request is not None:
+                handled += self._advance(request["productOrder"]["id"], cancellation_id)
+        for order_id in self._resources.due(SYSTEM_ORDER, now, self._batch):
+            handled += self._advance(order_id)
+        return handled
+
+    def _advance(self, order_id: str, cancellation_id: str | None = None) -> int:
+        if not self.leases.claim(order_id):
+            return 0  # another runner has it
+        try:
+            step = self._fulfilment.advance(order_id, cancellation_id)
+        except ConcurrentUpdate:
+            return 1  # changed by a client meanwhile: still due, taken again next pass
+        except NotFound:
+            return 1  # deleted meanwhile
+        except pymongo.errors.PyMongoError as error:
+            log.warning("order %s: database error, retried: %s", order_id, error)
+            return 0
+        except Exception:
+            log.exception(
+                "order %s: fulfilment stopped; retried in %s", order_id, RETRY_AFTER_ERROR
+            )
+            order = self._resources.get_document(SYSTEM_ORDER.collection, order_id) or {}
+            if order.get("state"):
+                retry = _now() + RETRY_AFTER_ERROR
+                self._resources.schedule(SYSTEM_ORDER, order_id, order["state"], retry)
+            return 1
+        finally:
+            self.leases.release(order_id)
+        self._resources.schedule(SYSTEM_ORDER, order_id, step.state, step.next_at)
+        return 1
+
+
+class CatalogCache:
+    """A ReferenceReader that keeps Launched catalog entities for a few seconds.
+
+    Fulfilment reads the same offerings, prices and specifications for every order; a
+    Launched entity cannot change except by being retired, so a retirement is seen at most
+    `ttl` late. Entities in any other state, and everything else, are read every time.
+    """
+
+    CACHED = frozenset({"productOffering", "productOfferingPrice", "productSpecification"})
+
+    def __init__(self, reader: MongoResources, ttl: float = 5.0) -> None:
+        self._reader = reader
+        self._ttl = ttl
+        self._kept: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+
+    def get_document(self, collection: str, resource_id: str) -> dict[str, Any] | None:
+        if collection not in self.CACHED:
+            return self._reader.get_document(collection, resource_id)
+        key = (collection, resource_id)
+        now = time.monotonic()
+        kept = self._kept.get(key)
+        if kept and kept[0] > now:
+            return kept[1]
+        document = self._reader.get_document(collection, resource_id)
+        if document is not None and document.get("lifecycleStatus") == "Launched":
+            if len(self._kept) > 10_000:  # bounded: the catalog, not the orders, is cached
+                self._kept.clear()
+            self._kept[key] = (now + self._ttl, document)
+        return document
+
+    def find_referrers(self, referrer: Referrer, resource_id: str, limit: int) -> list[str]:
+        return self._reader.find_referrers(referrer, resource_id, limit)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
