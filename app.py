@@ -16,7 +16,7 @@ import sys
 import uuid
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +32,27 @@ from connexion.resolver import RelativeResolver
 from pymongo.database import Database
 from starlette.exceptions import HTTPException
 
+from adapters.clock import SystemClock
 from adapters.dispatcher import DeliveryPolicy, Dispatcher, HttpSender
 from adapters.dispatcher import ensure_indexes as ensure_dispatch_indexes
 from adapters.embedded_db import DatabaseUnavailable, EmbeddedMongo
+from adapters.fulfilment_runner import CatalogCache, FulfilmentRunner
 from adapters.jobs import ImportSources, JobRunner, MongoExportFiles
 from adapters.mongo import MongoResources, connect
+from adapters.network import SimulatedNetwork
+from adapters.resource_pools import MongoNumberPool, MongoSimStock
 from adapters.settings import InvalidSettings, Settings, load_settings
 from adapters.subscriptions import MongoSubscriptions
 from domain.catalog import CATALOG_TYPES
 from domain.catalog_jobs import EXPORT_JOB, JOB_TYPES, CatalogJobs
 from domain.customer import CUSTOMER
 from domain.errors import DomainError
+from domain.fulfilment import Fulfilment
 from domain.hub import HubService
+from domain.inventory import PRODUCT, SYSTEM_PRODUCT
+from domain.ordering import ORDERING_TYPES, SYSTEM_CANCEL, SYSTEM_ORDER
 from domain.query import PageLimits
-from domain.resource import ResourceType
+from domain.resource import Lookup, ResourceType
 from domain.service import HrefFor, ResourceService
 from handlers import errors
 from handlers.routing import RoutingGuard
@@ -63,6 +70,10 @@ class Api:
     handlers: str  # module holding its operationIds
     name: str  # path segment of its base path, e.g. customerManagement
     resources: tuple[ResourceType, ...]
+    # the schema every stored resource is checked against ({} = the resource name); the
+    # create schema where clients write whole resources, the resource schema where the
+    # server writes most of it (orders, products)
+    stored_schema: str = "{}_Create"
 
 
 APIS = (
@@ -73,12 +84,21 @@ APIS = (
         "productCatalogManagement",
         (*CATALOG_TYPES, *JOB_TYPES),
     ),
+    Api(
+        "ordering.yaml",
+        "handlers.ordering",
+        "productOrderingManagement",
+        ORDERING_TYPES,
+        stored_schema="{}",
+    ),
+    Api("inventory.yaml", "handlers.inventory", "productInventory", (PRODUCT,), "{}"),
 )
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
+# What order fulfilment writes: the same resources without the limits put on clients.
+SYSTEM_TYPES = {
+    "productOrder": SYSTEM_ORDER,
+    "cancelProductOrder": SYSTEM_CANCEL,
+    "product": SYSTEM_PRODUCT,
+}
 
 
 class UuidIds:
@@ -106,23 +126,65 @@ def build_services(settings: Settings) -> Services:
         return href(public_base, rtype, resource_id)
 
     resources: dict[str, ResourceService] = {}
+    system: dict[str, ResourceService] = {}
     hubs: dict[str, HubService] = {}
     for api in APIS:
         spec = load_spec(api.spec)
         hubs[api.name] = HubService(api.name, subscriptions, UuidIds())
         for rtype in api.resources:
             repository.ensure_indexes(rtype)
-            check = ResourceSchemaCheck(spec, f"{rtype.name}_Create")
+            check = ResourceSchemaCheck(spec, api.stored_schema.format(rtype.name))
             resources[rtype.path] = ResourceService(
                 rtype, repository, SystemClock(), UuidIds(), href_for, check
             )
+            if rtype.path in SYSTEM_TYPES:
+                system[rtype.path] = ResourceService(
+                    SYSTEM_TYPES[rtype.path], repository, SystemClock(), UuidIds(), href_for, check
+                )
     limits = PageLimits(settings.page_default_limit, settings.page_max_limit)
     services = Services(resources, hubs, limits, settings.public_base_url)
     jobs = _catalog_jobs(settings, db, resources, href_for)
     runner = JobRunner(db, jobs)
     runner.ensure_indexes()
-    services.extra.update(db=db, subscriptions=subscriptions, catalog_jobs=jobs, job_runner=runner)
+    fulfilment = _fulfilment_runner(settings, db, repository, system)
+    services.extra.update(
+        db=db,
+        subscriptions=subscriptions,
+        catalog_jobs=jobs,
+        job_runner=runner,
+        fulfilment_runner=fulfilment,
+    )
     return services
+
+
+def _fulfilment_runner(
+    settings: Settings,
+    db: Database,
+    repository: MongoResources,
+    system: dict[str, ResourceService],
+) -> FulfilmentRunner:
+    numbers = MongoNumberPool(db, quarantine=timedelta(days=settings.number_quarantine_days))
+    sims = MongoSimStock(db)
+    network = SimulatedNetwork(
+        db,
+        latency=timedelta(milliseconds=settings.network_latency_ms),
+        failure_percent=settings.network_failure_percent,
+    )
+    numbers.ensure_indexes()
+    sims.ensure_indexes()
+    fulfilment = Fulfilment(
+        system["productOrder"],
+        system["cancelProductOrder"],
+        system["product"],
+        numbers,
+        sims,
+        network,
+        SystemClock(),
+        lookup=Lookup(CatalogCache(repository)),
+    )
+    runner = FulfilmentRunner(db, repository, fulfilment)
+    runner.ensure_indexes()
+    return runner
 
 
 def _catalog_jobs(
@@ -180,13 +242,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.Fla
         services.extra["dispatcher"] = dispatcher
     if settings.jobs:
         services.extra["job_runner"].start()
+        services.extra["fulfilment_runner"].start()
     return app
 
 
 def stop_background(app: connexion.FlaskApp) -> None:
     """Stops the event dispatcher and job runner threads an app started (tests, shutdown)."""
     services = app.app.extensions["bss"]
-    for name in ("dispatcher", "job_runner"):
+    for name in ("dispatcher", "job_runner", "fulfilment_runner"):
         worker = services.extra.get(name)
         if worker is not None:
             worker.stop()
@@ -280,6 +343,7 @@ def serve(settings: Settings) -> None:
     from adapters import seeding
     from adapters.demo_catalog import starter_catalog
     from adapters.demo_data import demo_customers
+    from adapters.resource_pools import seed_demo_pools
 
     if not _port_free(settings.host, settings.port):
         _fail(f"port {settings.port} on {settings.host} is in use (set BSS_PORT to another)")
@@ -289,6 +353,9 @@ def serve(settings: Settings) -> None:
         if settings.demo_data:
             demo = {**starter_catalog(), "customer": [dict(b, id=i) for i, b in demo_customers()]}
             created = seeding.load(services.resources, demo)
+            created += seed_demo_pools(
+                services.extra["db"], settings.demo_numbers, settings.demo_sims
+            )
             log.info("demo data: %d records created, the others were already there", created)
         print(f"serving on http://{settings.host}:{settings.port}/ (APIs listed there)", flush=True)
         uvicorn.run(
@@ -309,14 +376,19 @@ def worker(settings: Settings) -> None:
     settings, embedded = _database(settings)
     try:
         services = build_services(settings)
-        runner = services.extra["job_runner"]
-        runner.start()
-        print("event dispatcher and catalog job runner running; Ctrl-C to stop", flush=True)
+        runners = [services.extra["job_runner"], services.extra["fulfilment_runner"]]
+        for runner in runners:
+            runner.start()
+        print(
+            "event dispatcher, catalog job runner and order fulfilment running; Ctrl-C to stop",
+            flush=True,
+        )
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 _dispatcher(settings, services).run_forever()
         finally:
-            runner.stop()
+            for runner in runners:
+                runner.stop()
     finally:
         if embedded:
             embedded.stop()

@@ -54,6 +54,7 @@ def make_settings(mongo_uri: str, database_name: str, **overrides: Any) -> Setti
         "validate_responses": True,
         "public_base_url": PUBLIC_BASE,
         "demo_data": False,
+        "network_latency_ms": 0,  # the simulated network answers at once
     }
     values.update(overrides)
     return load_settings(values, environ={})

@@ -30,7 +30,12 @@ class Settings:
     max_body_bytes: int
     event_max_attempts: int
     event_max_backoff_seconds: int
+    number_quarantine_days: int
+    network_latency_ms: int
+    network_failure_percent: int
     demo_data: bool
+    demo_numbers: int
+    demo_sims: int
     validate_responses: bool
 
 
@@ -52,7 +57,12 @@ class SettingsSchema(Schema):
     max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(min=1024))
     event_max_attempts = fields.Integer(load_default=12, validate=validate.Range(min=1))
     event_max_backoff_seconds = fields.Integer(load_default=30, validate=validate.Range(min=1))
+    number_quarantine_days = fields.Integer(load_default=30, validate=validate.Range(min=0))
+    network_latency_ms = fields.Integer(load_default=300, validate=validate.Range(min=0))
+    network_failure_percent = fields.Integer(load_default=0, validate=validate.Range(0, 100))
     demo_data = fields.Boolean(load_default=True)
+    demo_numbers = fields.Integer(load_default=2000, validate=validate.Range(min=0))
+    demo_sims = fields.Integer(load_default=2000, validate=validate.Range(min=0))
     validate_responses = fields.Boolean(load_default=False)
 
     @pre_load

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.lifecycle import Lifecycle
 from domain.query import AttrType
-from domain.resource import ResourceType
+from domain.resource import Referrer, ResourceType
 
 # Initialized -> Validated -> Approved; Approved <-> Suspended; any -> Closed (final).
 CUSTOMER_LIFECYCLE = Lifecycle(
@@ -55,6 +55,9 @@ CUSTOMER = ResourceType(
     },
     instant_keys=frozenset({"startDateTime", "endDateTime", "creditProfileDate"}),
     lifecycle=CUSTOMER_LIFECYCLE,
-    # Product orders (TMF622) will add themselves here: a customer with orders stays.
-    referrers=(),
+    # A customer with orders or products stays: close it instead.
+    referrers=(
+        Referrer("productOrder", "relatedParty.id"),
+        Referrer("product", "relatedParty.id"),
+    ),
 )

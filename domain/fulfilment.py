@@ -539,7 +539,9 @@ class Fulfilment:
     ) -> list[dict[str, Any]]:
         """The prices the customer bought at: as priced on the order (discounts included),
         and the usage prices in effect at the order date, which rating applies."""
-        prices = [_product_price(shown) for shown in item.get("itemTotalPrice") or []]
+        listed = item.get("itemPrice") or []
+        totals = item.get("itemTotalPrice") or []
+        prices = [_product_price(p, t) for p, t in zip(listed, totals, strict=True)]
         at = parse_instant(order["orderDate"])
         for price in prices_in_effect(self.lookup, offer.id, at, sellable_only=False):
             if price.price_type in CHARGED or price.price_type == "discount":
@@ -700,10 +702,11 @@ def _characteristics(
     return chars
 
 
-def _product_price(shown: Mapping[str, Any]) -> dict[str, Any]:
-    """An order price as the product keeps it."""
-    price = {k: v for k, v in shown.items() if k not in ("priceAlteration", "@type")}
-    if shown.get("priceAlteration"):
-        price["productPriceAlteration"] = shown["priceAlteration"]
+def _product_price(listed: Mapping[str, Any], total: Mapping[str, Any]) -> dict[str, Any]:
+    """An order price as the product keeps it: the list price, with the alterations
+    (limited-time discounts) recorded beside it for billing to apply while they last."""
+    price = {k: v for k, v in listed.items() if k != "@type"}
+    if total.get("priceAlteration"):
+        price["productPriceAlteration"] = total["priceAlteration"]
     price["@type"] = "ProductPrice"
     return price

@@ -22,6 +22,9 @@ class TestDefaults:
         assert settings.validate_responses is False
         assert settings.max_body_bytes == 1_048_576
         assert (settings.event_max_attempts, settings.event_max_backoff_seconds) == (12, 30)
+        assert settings.number_quarantine_days == 30
+        assert (settings.network_latency_ms, settings.network_failure_percent) == (300, 0)
+        assert (settings.demo_numbers, settings.demo_sims) == (2000, 2000)
 
 
 class TestEnvironment:
@@ -35,6 +38,11 @@ class TestEnvironment:
                 "BSS_WORKERS": "4",
                 "BSS_DISPATCHER": "false",
                 "BSS_EVENT_MAX_ATTEMPTS": "5",
+                "BSS_NUMBER_QUARANTINE_DAYS": "0",
+                "BSS_NETWORK_LATENCY_MS": "0",
+                "BSS_NETWORK_FAILURE_PERCENT": "100",
+                "BSS_DEMO_NUMBERS": "10",
+                "BSS_DEMO_SIMS": "0",
             }
         )
 
@@ -44,6 +52,9 @@ class TestEnvironment:
         assert settings.workers == 4
         assert settings.dispatcher is False
         assert settings.event_max_attempts == 5
+        assert settings.number_quarantine_days == 0
+        assert (settings.network_latency_ms, settings.network_failure_percent) == (0, 100)
+        assert (settings.demo_numbers, settings.demo_sims) == (10, 0)
 
     def test_the_database_uri_keeps_its_usual_name(self):
         uri = "mongodb://db.internal:27017/?replicaSet=rs0"
@@ -105,6 +116,11 @@ class TestInvalidSettings:
             ("BSS_MONGODB_DATABASE", "bss prod"),
             ("BSS_MAX_BODY_BYTES", "10"),
             ("BSS_WORKERS", "0"),
+            ("BSS_NUMBER_QUARANTINE_DAYS", "-1"),
+            ("BSS_NETWORK_LATENCY_MS", "-1"),
+            ("BSS_NETWORK_FAILURE_PERCENT", "101"),
+            ("BSS_DEMO_NUMBERS", "-1"),
+            ("BSS_DEMO_SIMS", "many"),
         ],
     )
     def test_a_bad_value_is_reported_in_one_line_naming_its_variable(self, variable, value):
