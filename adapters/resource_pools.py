@@ -121,8 +121,8 @@ class _Pool:
                 claimed = self._claim_any(holder, free)
         except pymongo.errors.DuplicateKeyError:  # the same holder claimed meanwhile
             return self._held(holder)
-        if claimed is None:
-            return None
+        if claimed is None:  # none left, unless another thread claimed for the same holder
+            return self._held(holder)
         return self._collection.find_one({"_id": claimed})
 
     def _claim_any(self, holder: str, free: list[dict[str, Any]]) -> str | None:

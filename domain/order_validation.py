@@ -70,13 +70,14 @@ def offer_of(lookup: Lookup, offering_id: str) -> Offer | None:
 def _kind(lookup: Lookup, offering: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
     if offering.get("isBundle"):
         return BUNDLE
-    if any(c.get("name") == "msisdn" for c in spec.get("productSpecCharacteristic") or []):
-        return LINE
+    # before the line test: a promotion may share its plan's specification (msisdn and all)
     prices = [lookup.get("productOfferingPrice", ref["id"]) for ref in offering.get(
         "productOfferingPrice"
     ) or []]  # fmt: skip
     if prices and all(p and p.get("priceType") == "discount" for p in prices):
         return PROMOTION
+    if any(c.get("name") == "msisdn" for c in spec.get("productSpecCharacteristic") or []):
+        return LINE
     return ADDON
 
 
@@ -294,7 +295,8 @@ def _check_characteristics(
     given = {c.get("name") for c in (item.get("product") or {}).get("productCharacteristic") or []}
     if item.get("action") == ADD:
         for name, spec in declared.items():
-            needed = int(spec.get("minCardinality", 0)) > 0
+            # only what the client may choose can be asked of it
+            needed = int(spec.get("minCardinality", 0)) > 0 and spec.get("configurable", False)
             if needed and name not in fixed and name not in given and name not in ASSIGNED:
                 verdict.missing.append(f"productOrderItem[{item['id']}].product.{name}")
 

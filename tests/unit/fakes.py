@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -12,7 +13,17 @@ from typing import Any
 from domain.catalog_transfer import TransferFailed
 from domain.errors import ConcurrentUpdate, Conflict, InvalidRequest
 from domain.events import Event
-from domain.ports import Stored
+from domain.ports import (
+    DONE,
+    FAILED,
+    PENDING,
+    NetworkOutcome,
+    NetworkRequest,
+    PoolExhausted,
+    ResourceUnavailable,
+    Sim,
+    Stored,
+)
 from domain.query import Criterion, ListQuery, matches
 from domain.resource import Referrer, ResourceType
 
@@ -211,3 +222,180 @@ class FakeImportSource:
         if url not in self.documents:
             raise TransferFailed(f"GET {url}: HTTP 404")
         return copy.deepcopy(self.documents[url])
+
+
+# Resource pools and the network (order fulfilment) ----------------------------------------
+
+AVAILABLE, RESERVED, ASSIGNED = "available", "reserved", "assigned"
+QUARANTINED, RETIRED = "quarantined", "retired"
+
+
+@dataclass
+class PoolEntry:
+    """One number or SIM. `holder` is the order item that reserved it, then the product it
+    is assigned to; `reserved_by` stays the order item while it is assigned, so that
+    reserving again after the assignment (a resumed fulfilment) finds it."""
+
+    status: str = AVAILABLE
+    holder: str | None = None
+    reserved_by: str | None = None
+    quarantine_until: datetime | None = None
+
+
+class _FakePool:
+    """What FakeNumberPool and FakeSimStock share, as adapters/resource_pools.py does it."""
+
+    released: str  # what an assigned resource becomes once released
+
+    def __init__(self, resource_ids: Iterable[str], clock: FakeClock) -> None:
+        self.entries = {resource_id: PoolEntry() for resource_id in resource_ids}
+        self._clock = clock
+
+    def status(self, resource_id: str) -> str:
+        return self.entries[resource_id].status
+
+    def count(self, status: str) -> int:
+        return sum(1 for entry in self.entries.values() if entry.status == status)
+
+    def assign(self, resource_id: str, holder: str, product_id: str) -> None:
+        entry = self.entries.get(resource_id)
+        if entry and entry.status == RESERVED and entry.holder == holder:
+            entry.status, entry.holder = ASSIGNED, product_id
+        elif not (entry and entry.status == ASSIGNED and entry.holder == product_id):
+            raise ResourceUnavailable(f"{resource_id} is not reserved by {holder}")
+
+    def release(self, resource_id: str, holder: str) -> None:
+        entry = self.entries.get(resource_id)
+        if entry is None or entry.holder != holder or entry.status not in (RESERVED, ASSIGNED):
+            return  # released already, or held by another
+        if entry.status == RESERVED:
+            self.entries[resource_id] = PoolEntry()
+        else:
+            self.entries[resource_id] = PoolEntry(self.released, quarantine_until=self._until())
+
+    def _held(self, holder: str) -> str | None:
+        for resource_id, entry in self.entries.items():
+            if entry.reserved_by == holder or (entry.status == ASSIGNED and entry.holder == holder):
+                return resource_id
+        return None
+
+    def _claim(self, holder: str, candidates: Iterable[str]) -> str | None:
+        """The holder's resource: the one it holds, else the first free candidate."""
+        held = self._held(holder)
+        if held is not None:
+            return held
+        for resource_id in candidates:
+            entry = self.entries.get(resource_id)
+            if entry and self._free(entry):
+                self.entries[resource_id] = PoolEntry(RESERVED, holder, holder)
+                return resource_id
+        return None
+
+    def _free(self, entry: PoolEntry) -> bool:
+        if entry.status == QUARANTINED and entry.quarantine_until is not None:
+            return entry.quarantine_until <= self._clock.now()
+        return entry.status == AVAILABLE
+
+    def _until(self) -> datetime | None:
+        return None
+
+
+class FakeNumberPool(_FakePool):
+    """NumberPool: MSISDNs handed out in the order given; a released assigned number rests
+    in quarantine for `quarantine` (by the clock) before anyone may have it again."""
+
+    released = QUARANTINED
+
+    def __init__(
+        self, numbers: Iterable[str], clock: FakeClock, quarantine: timedelta = timedelta(days=90)
+    ) -> None:
+        super().__init__(numbers, clock)
+        self.quarantine = quarantine
+
+    def reserve(self, holder: str, requested: str | None = None) -> str:
+        claimed = self._claim(holder, [requested] if requested else list(self.entries))
+        if claimed is not None:
+            return claimed
+        if requested is None:
+            raise PoolExhausted("no mobile number is available in the pool")
+        if requested not in self.entries:
+            raise ResourceUnavailable(f"number {requested} is not in any number pool")
+        raise ResourceUnavailable(f"number {requested} is not available")
+
+    def holding(self, holder: str) -> str | None:
+        return self._held(holder)
+
+    def _until(self) -> datetime | None:
+        return self._clock.now() + self.quarantine
+
+
+class FakeSimStock(_FakePool):
+    """SimStock: SIMs handed out in the order given; a released assigned SIM is retired."""
+
+    released = RETIRED
+
+    def __init__(self, sims: Iterable[Sim], clock: FakeClock) -> None:
+        self.imsis = {sim.iccid: sim.imsi for sim in sims}
+        super().__init__(self.imsis, clock)
+
+    def reserve(self, holder: str) -> Sim:
+        claimed = self._claim(holder, list(self.entries))
+        if claimed is None:
+            raise PoolExhausted("no SIM card is available in stock")
+        return Sim(claimed, self.imsis[claimed])
+
+    def holding(self, holder: str) -> Sim | None:
+        held = self._held(holder)
+        return None if held is None else Sim(held, self.imsis[held])
+
+
+class FakeNetwork:
+    """Network that records the requests it receives and answers as the test says: at once
+    and done, unless told to `hold` its answers (pending until `answer`) or to `refuse` an
+    action (of one msisdn, or of any) with a reason. Outcomes are decided on submission."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, NetworkRequest] = {}  # by id, in the order first submitted
+        self.submissions = 0  # calls of submit, repeated ones included
+        self._decided: dict[str, NetworkOutcome] = {}
+        self._answered: set[str] = set()
+        self._answering = True
+        self._refusals: list[tuple[str, str | None, str]] = []
+
+    def submit(self, request: NetworkRequest) -> None:
+        self.submissions += 1
+        if request.id in self.requests:
+            return
+        self.requests[request.id] = request
+        self._decided[request.id] = self._decide(request)
+        if self._answering:
+            self._answered.add(request.id)
+
+    def outcome(self, request_id: str) -> NetworkOutcome:
+        if request_id not in self.requests:
+            raise KeyError(request_id)
+        if request_id not in self._answered:
+            return NetworkOutcome(PENDING)
+        return self._decided[request_id]
+
+    @property
+    def submitted(self) -> list[NetworkRequest]:
+        return list(self.requests.values())
+
+    def hold(self) -> None:
+        """Leave the outcome of what is submitted from now on pending."""
+        self._answering = False
+
+    def answer(self) -> None:
+        """Answer everything submitted, and from now on at once."""
+        self._answering = True
+        self._answered.update(self.requests)
+
+    def refuse(self, action: str, reason: str, msisdn: str | None = None) -> None:
+        self._refusals.append((action, msisdn, reason))
+
+    def _decide(self, request: NetworkRequest) -> NetworkOutcome:
+        for action, msisdn, reason in self._refusals:
+            if request.action == action and msisdn in (None, request.msisdn):
+                return NetworkOutcome(FAILED, reason)
+        return NetworkOutcome(DONE)
