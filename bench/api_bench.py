@@ -463,7 +463,14 @@ class Server:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-def start_server(tmp: Path, mongo_uri: str, workers: int | None, dispatcher: bool) -> Server:
+def start_server(
+    tmp: Path,
+    mongo_uri: str,
+    workers: int | None,
+    dispatcher: bool,
+    settings: Mapping[str, str] | None = None,
+) -> Server:
+    """`python app.py serve` on `mongo_uri`; `settings` are more BSS_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BSS_") and k != "MONGODB_URI"}
     port = free_port()
     env.update(
@@ -473,6 +480,7 @@ def start_server(tmp: Path, mongo_uri: str, workers: int | None, dispatcher: boo
         BSS_LOG_LEVEL="WARNING",
         MONGODB_URI=mongo_uri,
     )
+    env.update(settings or {})
     if workers is not None:
         env["BSS_WORKERS"] = str(workers)
     if not dispatcher:

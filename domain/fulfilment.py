@@ -196,6 +196,7 @@ class Fulfilment:
         if verdict.reasons:
             after = with_state(order, REJECTED)
             after["note"] = notes + [note(f"rejected: {r}", self._now()) for r in verdict.reasons]
+            after["completionDate"] = self._now()
             return self._save(stored, after)
         if verdict.missing:
             missing = ", ".join(verdict.missing)
@@ -425,7 +426,7 @@ class Fulfilment:
                 services = tuple(s for s in self._services(line) if s != _offering_id(product))
                 request = NetworkRequest(holder, "modify", msisdn, services=services)
             self._on_network(request)
-            self._terminate(stored, after, _order_ref(order, item))
+            self._terminate(stored, after)
             return
         wanted = (item.get("product") or {}).get("status")
         if wanted in (SUSPENDED, ACTIVE) and wanted != product["status"]:
@@ -445,13 +446,13 @@ class Fulfilment:
             after["productCharacteristic"] = _characteristics(item, offer, kept)
         self._products.change(stored, after)
 
-    def _terminate(self, stored: Stored, after: dict[str, Any], by: dict[str, Any]) -> None:
+    def _terminate(self, stored: Stored, after: dict[str, Any]) -> None:
         """End a product and a line's add-ons; the line's number goes to quarantine and its
         SIM is retired."""
         after["status"] = TERMINATED
         after["terminationDate"] = self._now()
         self._products.change(stored, after)
-        self._release_resources(stored.resource)
+        self._release_resources(after)  # with the order item that ends it
 
     def _release_resources(self, product: Mapping[str, Any]) -> None:
         msisdn, iccid = realizing(product, MSISDN), realizing(product, SIM)
@@ -463,7 +464,7 @@ class Fulfilment:
             add_on = self._products.load(add_on_id)
             ended = copy.deepcopy(add_on.resource)
             ended["productOrderItem"] = [*_order_refs(ended), *_order_refs(product)[-1:]]
-            self._terminate(add_on, ended, {})
+            self._terminate(add_on, ended)
 
     # products -------------------------------------------------------------------------------
 
@@ -551,7 +552,11 @@ class Fulfilment:
             shown: dict[str, Any] = {
                 "name": price.name,
                 "priceType": price.price_type,
-                "productOfferingPrice": {"id": price.pop_id, "name": price.name},
+                "productOfferingPrice": {
+                    "id": price.pop_id,
+                    "name": price.name,
+                    "@referredType": "ProductOfferingPrice",
+                },
                 "price": {
                     "dutyFreeAmount": {"unit": currency, "value": amount},
                     "taxIncludedAmount": {"unit": currency, "value": amount + price.tax_amount},

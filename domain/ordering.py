@@ -180,7 +180,7 @@ class ClientOrderRules(Rules):
             check_structure(after)
             start_items(after)
         if state == PENDING:  # the client supplied what was missing: validate again
-            after["state"] = ACKNOWLEDGED
+            after.update(with_state(after, ACKNOWLEDGED))
 
 
 def _order_type(rules: Rules) -> ResourceType:

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.catalog import IN_USE, LAUNCHED
 from domain.errors import NotFound, Unprocessable
-from domain.instants import parse_instant
+from domain.instants import format_instant, parse_instant
 from domain.money import money_value, round_money, to_decimal
 from domain.resource import Lookup
 
@@ -58,7 +58,7 @@ def check_sellable(offering: Mapping[str, Any], at: datetime) -> None:
     if offering.get("isSellable") is False:
         raise NotSellable(f"{name} is not sellable on its own")
     if not in_period(offering.get("validFor"), at):
-        raise NotSellable(f"{name} is not valid at {at.isoformat()}")
+        raise NotSellable(f"{name} is not valid at {format_instant(at)}")
 
 
 def prices_in_effect(

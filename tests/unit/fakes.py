@@ -351,15 +351,16 @@ class FakeSimStock(_FakePool):
 
 class FakeNetwork:
     """Network that records the requests it receives and answers as the test says: at once
-    and done, unless told to `hold` its answers (pending until `answer`) or to `refuse` an
-    action (of one msisdn, or of any) with a reason. Outcomes are decided on submission."""
+    and done, unless told to `hold` its answers (for one msisdn, or for all: pending until
+    `answer`) or to `refuse` an action (of one msisdn, or of any) with a reason. Outcomes are
+    decided on submission."""
 
     def __init__(self) -> None:
         self.requests: dict[str, NetworkRequest] = {}  # by id, in the order first submitted
         self.submissions = 0  # calls of submit, repeated ones included
         self._decided: dict[str, NetworkOutcome] = {}
         self._answered: set[str] = set()
-        self._answering = True
+        self._held: set[str | None] = set()  # msisdns whose answers wait; None: all
         self._refusals: list[tuple[str, str | None, str]] = []
 
     def submit(self, request: NetworkRequest) -> None:
@@ -368,7 +369,7 @@ class FakeNetwork:
             return
         self.requests[request.id] = request
         self._decided[request.id] = self._decide(request)
-        if self._answering:
+        if not self._held & {None, request.msisdn}:
             self._answered.add(request.id)
 
     def outcome(self, request_id: str) -> NetworkOutcome:
@@ -382,13 +383,13 @@ class FakeNetwork:
     def submitted(self) -> list[NetworkRequest]:
         return list(self.requests.values())
 
-    def hold(self) -> None:
-        """Leave the outcome of what is submitted from now on pending."""
-        self._answering = False
+    def hold(self, msisdn: str | None = None) -> None:
+        """Leave the outcome of what is submitted from now on (for `msisdn`) pending."""
+        self._held.add(msisdn)
 
     def answer(self) -> None:
         """Answer everything submitted, and from now on at once."""
-        self._answering = True
+        self._held.clear()
         self._answered.update(self.requests)
 
     def refuse(self, action: str, reason: str, msisdn: str | None = None) -> None:
