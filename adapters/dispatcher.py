@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import httpx
 import pymongo
 import pymongo.errors
+import simplejson
 from pymongo.database import Database
 
 from adapters.mongo import NO_LEASE, OUTBOX
@@ -28,6 +29,7 @@ from domain.hub import subscription_matches
 from domain.instants import format_instant
 
 DELIVERIES = "delivery"
+JSON_CONTENT = {"Content-Type": "application/json"}
 log = logging.getLogger("bss.events")
 
 
@@ -41,7 +43,9 @@ class HttpSender:
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
 
     def __call__(self, callback: str, envelope: dict[str, Any]) -> None:
-        response = self._client.post(callback, json=envelope)
+        # exact numbers (Decimal prices) go out as JSON numbers, as in API responses
+        body = simplejson.dumps(envelope, use_decimal=True)
+        response = self._client.post(callback, content=body, headers=JSON_CONTENT)
         response.raise_for_status()
 
 

@@ -11,6 +11,7 @@ once the order is final or waits for its client (pending).
 from __future__ import annotations
 
 import logging
+import random
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,7 +43,7 @@ class FulfilmentRunner(PollingWorker):
         resources: MongoResources,
         fulfilment: Fulfilment,
         lease_seconds: float = 30.0,
-        batch: int = 50,
+        batch: int = 1000,
     ) -> None:
         super().__init__()
         self._resources = resources
@@ -54,14 +55,25 @@ class FulfilmentRunner(PollingWorker):
         self.leases.ensure_indexes()
 
     def run_once(self) -> int:
-        """Advance every order that is due now; returns how many were advanced."""
+        """Advance every order that is due now; returns how many were advanced.
+
+        The due ones are read in one query of up to `batch` and all worked through before
+        the next: the embedded server reads every match of a range query whatever its limit,
+        so querying per order would cost a scan of the backlog per order. Runners in other
+        processes work through the same ones in another (random) order, and the lease lets
+        one of them advance each.
+        """
         handled = 0
         now = _now()
         for cancellation_id in self._resources.due(SYSTEM_CANCEL, now, self._batch):
             request = self._resources.get_document(SYSTEM_CANCEL.collection, cancellation_id)
             if request is not None:
                 handled += self._advance(request["productOrder"]["id"], cancellation_id)
-        for order_id in self._resources.due(SYSTEM_ORDER, now, self._batch):
+        due = self._resources.due(SYSTEM_ORDER, now, self._batch)
+        random.shuffle(due)
+        for order_id in due:
+            if self.stopping:
+                break
             handled += self._advance(order_id)
         return handled
 
@@ -88,7 +100,9 @@ class FulfilmentRunner(PollingWorker):
             return 1
         finally:
             self.leases.release(order_id)
-        self._resources.schedule(SYSTEM_ORDER, order_id, step.state, step.next_at)
+        if step.next_at is not None or step.state in SYSTEM_ORDER.work_states:
+            # (a final or pending order was unscheduled by the write that put it there)
+            self._resources.schedule(SYSTEM_ORDER, order_id, step.state, step.next_at)
         return 1
 
 

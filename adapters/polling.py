@@ -40,6 +40,11 @@ class PollingWorker:
             if not handled:
                 self._stop.wait(idle_sleep)
 
+    @property
+    def stopping(self) -> bool:
+        """True once stop() was called: long passes end early."""
+        return self._stop.is_set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

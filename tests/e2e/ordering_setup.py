@@ -4,17 +4,25 @@ customer, orders over HTTP, and fulfilment run to the end."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters import seeding
 from adapters.demo_catalog import starter_catalog
-from adapters.resource_pools import seed_demo_pools
+from adapters.network import REQUESTS
+from adapters.resource_pools import MongoNumberPool, MongoSimStock, seed_demo_pools
+from domain.ordering import all_items
 from tests.e2e.conftest import database_of, fresh_database_name, running_app
 
 ORDERING = "/tmf-api/productOrderingManagement/v4"
 INVENTORY = "/tmf-api/productInventory/v4"
 CUSTOMERS = "/tmf-api/customerManagement/v4/customer"
+ORDERS = f"{ORDERING}/productOrder"
+CANCELLATIONS = f"{ORDERING}/cancelProductOrder"
+PRODUCTS = f"{INVENTORY}/product"
+PLAN = "pos-sim-only-5gb"  # a line offering
 
 
 @contextlib.contextmanager
@@ -39,6 +47,22 @@ def fulfil(application: Any, rounds: int = 50) -> None:
         if not runner(application).run_once():
             return
     raise AssertionError("fulfilment still had work after all rounds")
+
+
+def run_until(application: Any, done: Callable[[], bool], seconds: float = 15) -> None:
+    """Run fulfilment passes until `done()` holds (for work due later: a held order, a
+    network answer); fails after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fulfilment did not get there in {seconds} s")
+        if not runner(application).run_once():
+            time.sleep(0.05)  # nothing due yet
+
+
+def network_answers_now(application: Any) -> None:
+    """Time passes on the simulated network: every request submitted so far is answered."""
+    database_of(application)[REQUESTS].update_many({}, {"$set": {"answerAt": datetime.now(UTC)}})
 
 
 def new_customer(client: Any, status: str = "Approved", account: str | None = "ba-1") -> str:
@@ -73,20 +97,20 @@ def add(item_id: str, offering: str, **extra: Any) -> dict[str, Any]:
 
 
 def place(client: Any, body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(f"{ORDERING}/productOrder", json=body)
+    response = client.post(ORDERS, json=body)
     assert response.status_code == 201, response.text
     assert response.json()["state"] == "acknowledged"
     return response.json()
 
 
 def order(client: Any, order_id: str) -> dict[str, Any]:
-    response = client.get(f"{ORDERING}/productOrder/{order_id}")
+    response = client.get(f"{ORDERS}/{order_id}")
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def product(client: Any, product_id: str) -> dict[str, Any]:
-    response = client.get(f"{INVENTORY}/product/{product_id}")
+    response = client.get(f"{PRODUCTS}/{product_id}")
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -96,3 +120,48 @@ def characteristic(resource: dict[str, Any], name: str) -> Any:
         if char["name"] == name:
             return char["value"]
     return None
+
+
+def settle(application: Any, client: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """Place the order, run fulfilment to the end, and read the order back."""
+    placed = place(client, body)
+    fulfil(application)
+    return order(client, placed["id"])
+
+
+def notes(resource: dict[str, Any]) -> list[str]:
+    return [n["text"] for n in resource.get("note") or []]
+
+
+def item_states(resource: dict[str, Any]) -> list[str]:
+    """The state of every item, bundles' nested items included, depth first."""
+    return [item["state"] for item in all_items(resource)]
+
+
+def products_of(client: Any, customer_id: str) -> list[dict[str, Any]]:
+    response = client.get(PRODUCTS, params={"relatedParty.id": customer_id})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def cancel(client: Any, order_id: str, reason: str | None = None) -> Any:
+    body: dict[str, Any] = {"productOrder": {"id": order_id, "@referredType": "ProductOrder"}}
+    if reason:
+        body["cancellationReason"] = reason
+    return client.post(CANCELLATIONS, json=body)
+
+
+def number_pool(application: Any) -> MongoNumberPool:
+    """The app's number pool, as an observer (the quarantine only matters to releases)."""
+    return MongoNumberPool(database_of(application), quarantine=timedelta(days=30))
+
+
+def sim_stock(application: Any) -> MongoSimStock:
+    return MongoSimStock(database_of(application))
+
+
+def outbox_events(application: Any, resource: str, event_type: str) -> list[dict[str, Any]]:
+    """The envelopes of the events of that type about `resource` ("productOrder/<id>"),
+    as written to the outbox, in order."""
+    found = database_of(application)["outbox"].find({"resource": resource, "eventType": event_type})
+    return [document["envelope"] for document in found.sort("seq")]

@@ -28,9 +28,14 @@ class Filterable:
 class StateRule:
     attribute: str  # e.g. "status"
     initial: str  # the state of a resource created without one
-    allowed: str  # a state the initial state may move to
+    # a state a client may move the initial state to; None where only the server changes
+    # the state (an order moves through fulfilment, a product through orders)
+    allowed: str | None
     illegal: str  # a state the initial state may not move to
     allowed_from_initial: tuple[str, ...]  # what a refused transition must name
+
+
+CREATE, DELETE = "create", "delete"
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class ResourceCase:
     change: Mapping[str, Any]  # a merge patch that changes an attribute of any sample
     optional_attribute: str  # present in every sample and removable (merge patch null)
     list_attribute: str  # an array attribute of objects
-    mandatory: tuple[str, ...]  # required in a create body
+    mandatory: tuple[str, ...]  # required in a create body; no patch may remove them
     state: StateRule
     filterable: tuple[Filterable, ...]
     range_attribute: str  # an instant filter, for .gte/.lt
@@ -55,9 +60,23 @@ class ResourceCase:
     # attributes the server rewrites on every change (lastUpdate, version): a test expecting
     # a resource after a change compares the rest, and only that these are present
     server_set: frozenset[str] = frozenset()
+    # what clients may do besides reading and patching: CREATE (POST) and DELETE (of a new
+    # sample). Samples of a resource clients cannot create are written by the app's own
+    # service for it, as the server writes them (a product: by order fulfilment).
+    operations: frozenset[str] = frozenset({CREATE, DELETE})
 
     def __str__(self) -> str:
         return self.name
+
+    def add(self, client: Any, body: dict[str, Any]) -> dict[str, Any]:
+        """A new resource of this type, as a client reads it."""
+        if CREATE in self.operations:
+            response = client.post(self.collection_url, json=body)
+            assert response.status_code == 201, response.text
+            return response.json()
+        services = client.app.app.extensions["bss"]  # the connexion app behind the client
+        created = services.resources[self.path].create(body)
+        return client.get(self.url(created["id"])).json()
 
     @property
     def collection_url(self) -> str:
@@ -389,4 +408,199 @@ PRODUCT_OFFERING = catalog_case(
 
 CATALOG_CASES = (CATALOG, CATEGORY, PRODUCT_SPECIFICATION, PRODUCT_OFFERING_PRICE, PRODUCT_OFFERING)
 
-CASES = (CUSTOMER, *CATALOG_CASES)
+
+# --- TMF622 Product Ordering and TMF637 Product Inventory ------------------------------
+# Samples are never fulfilled here (tests run no fulfilment), so an order's customer,
+# account and offering need not exist: the order stays acknowledged. Products cannot be
+# created by clients (see ResourceCase.operations): fulfilment writes them.
+
+ORDER_CATEGORIES = ("consumer", "business")
+REQUESTED_START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
+PRODUCT_START = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+
+
+def order_category(n: int) -> str:
+    return ORDER_CATEGORIES[n % len(ORDER_CATEGORIES)]
+
+
+def order_start(n: int) -> str:
+    return instant(REQUESTED_START + timedelta(days=n, milliseconds=125))
+
+
+def order_completion(n: int) -> str:
+    return instant(REQUESTED_START + timedelta(days=n + 7))
+
+
+def customer_ref(n: int) -> list[dict[str, Any]]:
+    return [{"id": f"customer-{n}", "role": "Customer", "@referredType": "Customer"}]
+
+
+def billing_account(n: int) -> dict[str, Any]:
+    return {"id": f"ba-{n}", "name": f"Account {n:03d}", "@referredType": "BillingAccount"}
+
+
+def product_order_body(n: int) -> dict[str, Any]:
+    return {
+        "externalId": f"EXT-{n:04d}",
+        "description": f"Order number {n}",
+        "category": order_category(n),
+        "priority": str(n % 5),
+        "notificationContact": f"buyer{n}@example.com",
+        "requestedStartDate": order_start(n),
+        "requestedCompletionDate": order_completion(n),
+        "relatedParty": customer_ref(n),
+        "billingAccount": billing_account(n),
+        "note": [{"author": f"agent-{n}", "date": order_completion(n), "text": f"Note {n}"}],
+        "productOrderItem": [
+            {
+                "id": "1",
+                "action": "add",
+                "quantity": 1,
+                "productOffering": {"id": f"po-{n}", "@referredType": "ProductOffering"},
+                # the server's to write, and what it writes: sent, so the order reads back
+                # as it was sent
+                "state": "acknowledged",
+            }
+        ],
+    }
+
+
+PRODUCT_ORDER = ResourceCase(
+    name="ProductOrder",
+    api="/tmf-api/productOrderingManagement/v4",
+    path="productOrder",
+    new_body=product_order_body,
+    change={"description": "Changed order"},
+    optional_attribute="notificationContact",
+    list_attribute="note",
+    mandatory=("productOrderItem",),
+    state=StateRule(
+        attribute="state",
+        initial="acknowledged",
+        allowed=None,  # a client cancels with cancelProductOrder
+        illegal="completed",
+        allowed_from_initial=("inProgress", "rejected"),
+    ),
+    filterable=(
+        Filterable("externalId", lambda n: f"EXT-{n:04d}"),
+        Filterable("category", order_category),
+        Filterable("relatedParty.id", lambda n: f"customer-{n}"),
+        Filterable("billingAccount.id", lambda n: f"ba-{n}"),
+        Filterable("priority", lambda n: str(n % 5)),
+        Filterable("state", lambda n: "acknowledged"),
+        Filterable("productOrderItem.productOffering.id", lambda n: f"po-{n}"),
+        Filterable("productOrderItem.state", lambda n: "acknowledged"),
+        Filterable("requestedStartDate", order_start),
+    ),
+    range_attribute="requestedStartDate",
+    nested_field="billingAccount.id",
+    sort_keys=("category", "externalId"),
+    not_patchable={
+        "id": "another-id",
+        "href": "http://evil.test/x",
+        "@baseType": "Entity",
+        "orderDate": "2030-01-01T00:00:00.000Z",
+        "completionDate": "2030-01-01T00:00:00.000Z",
+        "agreement": [{"id": "agreement-1"}],
+    },
+    wrong_types={
+        "description": 42,
+        "billingAccount": "ba-1",
+        "note": {"text": "one note"},
+        "requestedCompletionDate": 20300101,
+    },
+    bad_enums={"state": "Dormant"},
+    instant_keys=frozenset(
+        {"orderDate", "requestedCompletionDate", "requestedStartDate", "completionDate", "date"}
+    ),
+    server_set=frozenset({"orderDate"}),  # set once, when the order is placed
+    operations=frozenset({CREATE}),  # only an order that has ended can be deleted
+)
+
+
+def msisdn(n: int) -> str:
+    return f"+35383100{n:04d}"
+
+
+def iccid(n: int) -> str:
+    return f"89353010000000000{n:02d}"
+
+
+def product_offering(n: int) -> str:
+    return ("pos-sim-only-5gb", "pos-sim-only-20gb")[n % 2]
+
+
+def product_start(n: int) -> str:
+    return instant(PRODUCT_START + timedelta(days=n, milliseconds=500))
+
+
+def product_body(n: int) -> dict[str, Any]:
+    return {
+        "name": f"Product {n:03d}",
+        "description": f"Product number {n}",
+        "isBundle": False,
+        "isCustomerVisible": True,
+        "startDate": product_start(n),
+        "relatedParty": customer_ref(n),
+        "billingAccount": billing_account(n),
+        "productOffering": {"id": product_offering(n), "@referredType": "ProductOffering"},
+        "productSpecification": {"id": f"ps-{n}", "@referredType": "ProductSpecification"},
+        "productCharacteristic": [{"name": "msisdn", "value": msisdn(n), "valueType": "string"}],
+        "realizingResource": [
+            {"id": msisdn(n), "value": msisdn(n), "@referredType": "MSISDN"},
+            {"id": iccid(n), "name": f"SIM {iccid(n)}", "@referredType": "SIM"},
+        ],
+        "productRelationship": [
+            {"relationshipType": "reliesOn", "product": {"id": f"line-{n}"}},
+        ],
+    }
+
+
+PRODUCT = ResourceCase(
+    name="Product",
+    api="/tmf-api/productInventory/v4",
+    path="product",
+    new_body=product_body,
+    change={"name": "Renamed Product"},
+    optional_attribute="description",
+    list_attribute="productCharacteristic",
+    mandatory=("status",),
+    state=StateRule(
+        attribute="status",
+        initial="created",
+        allowed=None,  # a product changes through a product order
+        illegal="suspended",
+        allowed_from_initial=("active", "cancelled"),
+    ),
+    filterable=(
+        Filterable("name", lambda n: f"Product {n:03d}"),
+        Filterable("status", lambda n: "created"),
+        Filterable("relatedParty.id", lambda n: f"customer-{n}"),
+        Filterable("billingAccount.id", lambda n: f"ba-{n}"),
+        Filterable("productOffering.id", product_offering),
+        Filterable("productSpecification.id", lambda n: f"ps-{n}"),
+        Filterable("realizingResource.id", iccid),
+        Filterable("msisdn", msisdn),
+        Filterable("iccid", iccid),
+        Filterable("productRelationship.product.id", lambda n: f"line-{n}"),
+        Filterable("startDate", product_start),
+    ),
+    range_attribute="startDate",
+    nested_field="billingAccount.id",
+    sort_keys=("productOffering.id", "name"),
+    not_patchable={
+        "id": "another-id",
+        "href": "http://evil.test/x",
+        "@baseType": "Entity",
+        "startDate": "2030-01-01T00:00:00.000Z",
+        "productOffering": {"id": "pos-sim-only-unlimited"},
+    },
+    wrong_types={"name": 42, "description": ["x"], "isCustomerVisible": "yes"},
+    bad_enums={"status": "Dormant"},
+    instant_keys=frozenset({"startDate", "terminationDate", "orderDate"}),
+    operations=frozenset(),  # fulfilment creates and ends products
+)
+
+ORDER_CASES = (PRODUCT_ORDER, PRODUCT)
+
+CASES = (CUSTOMER, *CATALOG_CASES, *ORDER_CASES)

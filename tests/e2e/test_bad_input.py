@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.checks import JSON, JSON_PATCH, MERGE_PATCH, assert_tmf_error
 from tests.e2e.conftest import database_of, fresh_database_name, running_app
-from tests.e2e.resources import CASES, ResourceCase
+from tests.e2e.resources import CASES, CREATE, ResourceCase
 
 MAX_BODY_BYTES = 1_048_576  # the default BSS_MAX_BODY_BYTES
 Builder = Callable[[ResourceCase, dict[str, Any]], dict[str, Any]]
@@ -74,6 +74,10 @@ def create_requests(case: ResourceCase) -> list[BadRequest]:
 
     def body(**changes: Any) -> dict[str, Any]:
         return {**case.new_body(7), **changes}
+
+    def with_text(text: str) -> str:
+        """A create body whose text attribute (the one `change` sets) holds `text`."""
+        return body_text(body(**{next(iter(case.change)): text}))
 
     list_item = case.new_body(7)[case.list_attribute][0]
     requests = [
@@ -182,12 +186,12 @@ def create_requests(case: ResourceCase) -> list[BadRequest]:
         ),
         post(
             "create, text with a lone surrogate",
-            lambda c, _: raw(body_text(body(name="HOLE")).replace("HOLE", "\\ud800")),
+            lambda c, _: raw(with_text("HOLE").replace("HOLE", "\\ud800")),
             mentions="Unicode",
         ),
         post(
             "create, bytes that are not UTF-8",
-            lambda c, _: raw(body_text(body(name="HOLE")).encode().replace(b"HOLE", b"\xff\xfe")),
+            lambda c, _: raw(with_text("HOLE").encode().replace(b"HOLE", b"\xff\xfe")),
             mentions="UTF-8",
         ),
         post(
@@ -439,7 +443,8 @@ def hub_requests(case: ResourceCase) -> list[BadRequest]:
 
 def bad_requests(case: ResourceCase, with_hub: bool) -> list[BadRequest]:
     hub = hub_requests(case) if with_hub else []
-    return create_requests(case) + patch_requests(case) + list_requests(case) + hub
+    create = create_requests(case) if CREATE in case.operations else []
+    return create + patch_requests(case) + list_requests(case) + hub
 
 
 FIRST_OF_ITS_API = {case.api: case for case in reversed(CASES)}  # the hub is per API
@@ -488,11 +493,11 @@ class Arenas:
     def of(self, case: ResourceCase) -> Arena:
         if case.name not in self._made:
             client = self._client
-            created = [client.post(case.collection_url, json=case.new_body(n)) for n in (0, 1)]
-            assert [response.status_code for response in created] == [201, 201]
+            existing = case.add(client, case.new_body(0))
+            case.add(client, case.new_body(1))
             subscription = client.post(f"{case.api}/hub", json={"callback": "http://x.test/"})
             assert subscription.status_code == 201
-            arena = Arena(self._app, client, case, created[0].json())
+            arena = Arena(self._app, client, case, existing)
             for made in self._made.values():
                 made.baseline = made.snapshot()  # a new arena adds to every count
             arena.baseline = arena.snapshot()

@@ -128,14 +128,16 @@ def hub_client(app_with_dispatcher: Any) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def subscribed(client: Any, callback: str, query: str | None = None) -> Iterator[dict]:
+def subscribed(
+    client: Any, callback: str, query: str | None = None, hub: str = HUB
+) -> Iterator[dict]:
     body = {"callback": callback, **({"query": query} if query else {})}
-    response = client.post(HUB, json=body)
+    response = client.post(hub, json=body)
     assert response.status_code == 201, response.text
     try:
         yield response.json()
     finally:
-        client.delete(f"{HUB}/{response.json()['id']}")
+        client.delete(f"{hub}/{response.json()['id']}")
 
 
 def new_customer(client: Any) -> dict[str, Any]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from adapters.resource_pools import MongoNumberPool
-from tests.e2e.conftest import database_of
 from tests.e2e.ordering_setup import (
     INVENTORY,
     add,
     characteristic,
     fulfil,
     new_customer,
+    number_pool,
     order,
     order_body,
     ordering_app,
@@ -43,7 +42,6 @@ def test_the_whole_journey(mongo_uri: str) -> None:
         assert msisdn.startswith("+35383")
         found = client.get(f"{INVENTORY}/product", params={"msisdn": msisdn}).json()
         assert [p["id"] for p in found] == [line_id]
-        print(done["orderTotalPrice"])
         # change plan
         change = place(
             client,
@@ -96,10 +94,7 @@ def test_the_whole_journey(mongo_uri: str) -> None:
         assert order(client, end["id"])["state"] == "completed", order(client, end["id"])
         ended = product(client, line_id)
         assert ended["status"] == "terminated" and ended["terminationDate"]
-        pool = MongoNumberPool(
-            database_of(application), quarantine=__import__("datetime").timedelta(days=30)
-        )
-        assert pool.status_of(msisdn)["status"] == "quarantined"
+        assert number_pool(application).status_of(msisdn)["status"] == "quarantined"
         addons = client.get(
             f"{INVENTORY}/product", params={"productRelationship.product.id": line_id}
         ).json()
