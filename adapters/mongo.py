@@ -30,6 +30,7 @@ OUTBOX = "outbox"
 # (`leaseUntil <= now`); an `$or` with null makes the embedded server read the whole outbox.
 NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
 EVENTS_PER_CHANGE = 100  # outbox order of one resource: version * 100 + position
+HUB = "hub"  # hub subscriptions (adapters/subscriptions.py), by `api`
 
 
 class DecimalCodec(TypeCodec):
@@ -231,8 +232,18 @@ class MongoResources:
         return [document["id"] for document in found]
 
     def _append_events(self, events: Sequence[Event], session: ClientSession) -> None:
+        """The events go to the outbox with the change. An event of an API nobody subscribes
+        to is stored as fanned out already (into nothing): the dispatcher would only mark it
+        so, at the cost of an update per event; a subscription registered later is owed
+        nothing that happened before."""
         if not events:
             return
+        heard = {
+            api
+            for api in {event.api for event in events}
+            if self._db[HUB].find_one({"api": api}, {"_id": 1}, session=session) is not None
+        }
+        now = datetime.now(UTC)
         documents = [
             {
                 "_id": event.event_id,
@@ -242,8 +253,9 @@ class MongoResources:
                 "eventType": event.event_type,
                 "eventTime": event.envelope["eventTime"],
                 "envelope": event.envelope,
-                "fanned": False,
+                "fanned": event.api not in heard,
                 "leaseUntil": NO_LEASE,
+                **({} if event.api in heard else {"fannedAt": now}),
             }
             for position, event in enumerate(events)
         ]

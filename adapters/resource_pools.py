@@ -155,7 +155,8 @@ class _Pool:
             "$unset": {"product": "", "quarantineUntil": ""},
         }
         for condition in free:
-            if self._collection.update_one({**condition, "_id": resource_id}, claim).matched_count:
+            # `_id` first: the embedded server picks the index of the filter's first field
+            if self._collection.update_one({"_id": resource_id, **condition}, claim).matched_count:
                 return resource_id
         return None
 

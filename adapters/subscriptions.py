@@ -14,7 +14,7 @@ import mongoengine as me
 import pymongo.errors
 from pymongo.database import Database
 
-from adapters.mongo import check_storable
+from adapters.mongo import HUB, check_storable
 from domain.errors import Conflict, InvalidRequest
 
 # An absolute http(s) URI. The host need not have a dot: callbacks often name a service of the
@@ -33,7 +33,7 @@ class HubSubscription(me.Document):
     callback = me.StringField(required=True, max_length=2000, regex=CALLBACK_URL)
     query = me.StringField(max_length=2000)
 
-    meta: ClassVar[dict[str, Any]] = {"collection": "hub", "indexes": ["api"]}
+    meta: ClassVar[dict[str, Any]] = {"collection": HUB, "indexes": ["api"]}
 
     def as_dict(self) -> dict[str, Any]:
         data = {"id": self.sub_id, "api": self.api, "callback": self.callback}

@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 class Progress(threading.Thread):
-    """Every quarter second: orders in a final state (from the database) and worker RSS."""
+    """Every second: orders in a final state (from the database) and worker RSS."""
 
     def __init__(self, uri: str, workers: dict[str, int]) -> None:
         super().__init__(daemon=True)
@@ -80,7 +80,7 @@ class Progress(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._halt.wait(0.25):
+        while not self._halt.wait(1.0):
             self.sample()
 
     def sample(self) -> int:
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + args.timeout
         final = progress.sample()
         while final < args.orders and time.monotonic() < deadline:
-            time.sleep(0.25)
+            time.sleep(1.0)
             final = progress.sample()
         finished = time.monotonic()
         progress.stop()

@@ -191,7 +191,8 @@ class Fulfilment:
     def _validate(self, stored: Stored) -> Stored:
         order = stored.resource
         at = parse_instant(order["orderDate"])
-        verdict = validate(order, self.lookup, at)
+        lookup = self.lookup.memoized()
+        verdict = validate(order, lookup, at)
         notes = list(order.get("note") or [])
         if verdict.reasons:
             after = with_state(order, REJECTED)
@@ -206,8 +207,8 @@ class Fulfilment:
         start = order.get("requestedStartDate")
         later = start is not None and parse_instant(start) > self._clock.now()
         after = with_state(order, HELD if later else IN_PROGRESS)
-        after.setdefault("billingAccount", billing_account(order, self.lookup))
-        price_order(after, self.lookup, at)
+        after.setdefault("billingAccount", billing_account(order, lookup))
+        price_order(after, lookup, at)
         return self._save(stored, after)
 
     def _fulfil(self, stored: Stored) -> Step:

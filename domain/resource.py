@@ -46,6 +46,25 @@ class Lookup:
         """Ids of (at most REFERRERS_NAMED of) the documents that refer to resource_id."""
         return self._reader.find_referrers(referrer, resource_id, self.REFERRERS_NAMED)
 
+    def memoized(self) -> Lookup:
+        """A Lookup that reads each resource once: for one decision over many rules."""
+        return Lookup(_Memo(self._reader))
+
+
+class _Memo:
+    def __init__(self, reader: ReferenceReader) -> None:
+        self._reader = reader
+        self._read: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def get_document(self, collection: str, resource_id: str) -> dict[str, Any] | None:
+        key = (collection, resource_id)
+        if key not in self._read:
+            self._read[key] = self._reader.get_document(collection, resource_id)
+        return self._read[key]
+
+    def find_referrers(self, referrer: Referrer, resource_id: str, limit: int) -> list[str]:
+        return self._reader.find_referrers(referrer, resource_id, limit)
+
 
 class Rules:
     """Per-resource business rules; the defaults accept everything."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from bson.decimal128 import Decimal128
 from pymongo import monitoring
 
-from adapters.mongo import CODEC_OPTIONS, NO_LEASE, OUTBOX, MongoResources, check_storable
+from adapters.mongo import CODEC_OPTIONS, HUB, NO_LEASE, OUTBOX, MongoResources, check_storable
 from domain.customer import CUSTOMER
 from domain.errors import ConcurrentUpdate, Conflict, InvalidRequest
 from domain.ports import Stored
@@ -394,6 +395,7 @@ class TestRemove:
 
 class TestOutbox:
     def test_a_stored_event_is_waiting_to_be_fanned_out(self, resources, db):
+        db[HUB].insert_one({"_id": "s1", "api": "customerManagement", "callback": "http://x"})
         ada = customer("c1")
         event = customer_event(ada, 1)
 
@@ -412,6 +414,15 @@ class TestOutbox:
                 "leaseUntil": NO_LEASE,
             }
         ]
+
+    def test_an_event_of_an_api_nobody_subscribes_to_is_stored_fanned_out(self, resources, db):
+        db[HUB].insert_one({"_id": "s1", "api": "productCatalogManagement", "callback": "http://x"})
+
+        resources.add(CUSTOMER, customer("c1"), [customer_event(customer("c1"), 1)])
+
+        (stored,) = outbox(db)
+        assert stored["fanned"] is True
+        assert isinstance(stored["fannedAt"], datetime)  # pruned after the retention period
 
     def test_a_refused_duplicate_leaves_no_event(self, resources, db):
         add_customer(resources, customer("c1"))
