@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=None, help="uvicorn workers (default 2)")
     parser.add_argument("--latency-ms", type=int, default=0, help="simulated network latency")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all")
+    parser.add_argument(
+        "--no-dispatcher", action="store_true", help="no event dispatcher in the API processes"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return parser.parse_args(argv)
 
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             "BSS_NETWORK_LATENCY_MS": str(args.latency_ms),
         }
         print(f"embedded database at {uri}; starting the server with demo data ...", flush=True)
-        server = start_server(tmp, uri, args.workers, True, settings)
+        server = start_server(tmp, uri, args.workers, not args.no_dispatcher, settings)
         db_pid = next(p for p in children(os.getpid()) if "secantusd" in cmdline(p))
         print(f"server on port {server.port}, workers {server.workers}", flush=True)
         client = Client(server.port)

@@ -1,8 +1,10 @@
 """Run the conformance suite against our app (in-process) or any server; print a summary.
 
 Exit status: 0 when every check passed, 1 when some failed, 2 when the run could not start.
-Against a server, the run creates customers and registers hub listeners (with callbacks on
-the unresolvable .invalid domain) there: aim it at a test instance, never at production.
+Against a server, the run creates customers, places orders and registers hub listeners (with
+callbacks on the unresolvable .invalid domain) there: aim it at a test instance, never at
+production. For --api inventory it orders mobile lines for a customer of its own, which needs
+the server's demo data (starter catalog, number and SIM pools) and order fulfilment running.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import requests
 
 from adapters.embedded_db import DatabaseUnavailable, EmbeddedMongo
 from conformance.report import Report
-from conformance.suite import APIS, api_url, configure, our_app, prepare, run
+from conformance.suite import APIS, Server, api_url, configure, our_app, prepare, run, server_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,12 +57,14 @@ def _run(args: argparse.Namespace) -> Report:
         url = api_url(args.base_url, api)
         print(f"testing {url} against openapi/{api.spec}", flush=True)
         with requests.Session() as session:
-            spec = prepare(session, url, api)
-        return run(spec, configure(max_examples=args.max_examples, seed=args.seed, base_url=url))
+            spec = prepare(Server.remote(session, server_url(url, api)), api)
+        return run(
+            spec, configure(api, max_examples=args.max_examples, seed=args.seed, base_url=url)
+        )
     print(f"testing our app in-process against openapi/{api.spec}", flush=True)
-    with _database() as mongo_uri, our_app(mongo_uri) as app:
-        spec = prepare(app.test_client(), api_url("", api), api)
-        return run(spec, configure(max_examples=args.max_examples, seed=args.seed), app=app)
+    with _database() as mongo_uri, our_app(mongo_uri, api) as app:
+        spec = prepare(Server.in_process(app), api)
+        return run(spec, configure(api, max_examples=args.max_examples, seed=args.seed), app=app)
 
 
 @contextlib.contextmanager

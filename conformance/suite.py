@@ -11,7 +11,8 @@ import copy
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
 import schemathesis
@@ -20,6 +21,7 @@ from schemathesis.engine import events, from_schema
 from adapters.settings import load_settings
 from conformance import tmf_checks  # noqa: F401 - registers the tmf_ checks
 from conformance.report import Finding, Report, record
+from domain.ordering import WORKING
 from handlers.specs import base_path, load_spec
 
 # What the TMF rules demand of every response and of every malformed request; the tmf_ checks
@@ -43,18 +45,34 @@ CHECKS = (
     "tmf_location_is_href",
 )
 ITEM = "/{id}"
+DEMO_POOL_SIZE = 20  # numbers and SIMs in our app, for the lines the seeding orders
+SETTLE_SECONDS = 60.0  # how long seeding waits for order fulfilment
+POLL_SECONDS = 0.2  # between two looks at a remote server's orders
 
 
-Sample = Callable[[int], dict[str, Any]]  # a valid create body, numbered
+Sample = Callable[["Server", int], dict[str, Any]]  # a valid create body, numbered
+# ids of that many items that exist, for the operations on an item in the order GET, PATCH,
+# PUT, DELETE
+Items = Callable[["Server", int], list[str]]
 
 
 @dataclass(frozen=True)
 class ApiUnderTest:
     spec: str  # file in openapi/
-    samples: Mapping[str, Sample]  # per collection path: how to create one of its items
+    samples: Mapping[str, Sample]  # per collection path with a POST: how to create one of its items
+    # per collection path whose items the run must not create with its sample: how to get some
+    # (a collection without POST, items in another state than the one a POST gives)
+    items: Mapping[str, Items] = field(default_factory=dict)
+    # the seeding orders products: the server needs its starter catalog and number and SIM pools
+    demo_data: bool = False
+    # The coverage phase (every schema constraint broken in turn, unbounded by max_examples)
+    # builds bodies around values earlier responses held. Off where those values are deep: a
+    # whole product order as the base of each PATCH gave six times the cases (100,000, seven
+    # minutes).
+    coverage_reuses_responses: bool = True
 
 
-def _customer(number: int) -> dict[str, Any]:
+def _customer(server: Server, number: int) -> dict[str, Any]:
     return {
         "name": f"Conformance Customer {number}",
         "engagedParty": {
@@ -66,13 +84,13 @@ def _customer(number: int) -> dict[str, Any]:
     }
 
 
-def _listener(number: int) -> dict[str, Any]:
+def _listener(server: Server, number: int) -> dict[str, Any]:
     # .invalid never resolves (RFC 2606): a server that delivers events reaches no one
     return {"callback": f"http://listener-{number}.invalid/events", "query": "eventType=x"}
 
 
 def _named(kind: str, **extra: Any) -> Sample:
-    def sample(number: int) -> dict[str, Any]:
+    def sample(server: Server, number: int) -> dict[str, Any]:
         return {"name": f"Conformance {kind} {number}", **extra}
 
     return sample
@@ -80,6 +98,69 @@ def _named(kind: str, **extra: Any) -> Sample:
 
 # An empty export document, uploaded inline: an import job that has nothing to import.
 EMPTY_EXPORT = "data:application/json,%7B%22entities%22%3A%7B%7D%7D"
+
+
+def _order(customer_id: str, *items: dict[str, Any]) -> dict[str, Any]:
+    party = {"id": customer_id, "role": "Customer", "@referredType": "Customer"}
+    return {"relatedParty": [party], "productOrderItem": list(items)}
+
+
+def _add(item_id: str, offering: str, on_item: str | None = None) -> dict[str, Any]:
+    """An item adding a product; an add-on or a promotion names the item adding its line."""
+    item = {"id": item_id, "action": "add", "productOffering": {"id": offering}}
+    if on_item:
+        item["productOrderItemRelationship"] = [{"id": on_item, "relationshipType": "reliesOn"}]
+    return item
+
+
+def _product_order(server: Server, number: int) -> dict[str, Any]:
+    # only the form of an order is checked on POST: one for a customer nobody has is
+    # acknowledged, and rejected later by fulfilment
+    return _order(f"conformance-customer-{number}", _add("1", "pos-sim-only-5gb"))
+
+
+def _completed_orders(server: Server, count: int) -> list[dict[str, Any]]:
+    """Orders of an approved customer, fulfilled: each a line with an add-on and a promotion,
+    so they hold all an order can (prices, a discount, products) and give products."""
+    account = {"id": "conformance-account", "name": "Main", "@referredType": "BillingAccount"}
+    customer = {**_customer(server, 0), "status": "Approved", "account": [account]}
+    customer_id = server.create(_path("customer.yaml", "/customer"), customer)["id"]
+    items = (
+        _add("1", "pos-sim-only-5gb"),
+        _add("2", "pos-eu-roaming-pack", on_item="1"),
+        _add("3", "pos-welcome-promotion", on_item="1"),
+    )
+    path = _path("ordering.yaml", "/productOrder")
+    ids = [server.create(path, _order(customer_id, *items))["id"] for _ in range(count)]
+    orders = server.settle(ids)
+    failed = [order for order in orders if order["state"] != "completed"]
+    if failed:
+        raise RuntimeError(f"cannot seed: order {failed[0]['id']} is {failed[0]['state']}")
+    return orders
+
+
+def _settled_orders(server: Server, count: int) -> list[str]:
+    """For the operations on an order (GET first, DELETE last): a completed order, then orders
+    rejected because their customer does not exist, which DELETE may delete."""
+    path = _path("ordering.yaml", "/productOrder")
+    bodies = [_product_order(server, number) for number in range(1, count)]
+    rejected = [server.create(path, body)["id"] for body in bodies]
+    server.settle(rejected)
+    return [order["id"] for order in _completed_orders(server, 1)] + rejected
+
+
+def _cancellation(server: Server, number: int) -> dict[str, Any]:
+    # only an order that is still open can be cancelled, and only once: a new one each time
+    order = server.create(_path("ordering.yaml", "/productOrder"), _product_order(server, number))
+    return {"productOrder": {"id": order["id"]}, "cancellationReason": f"Conformance {number}"}
+
+
+def _products(server: Server, count: int) -> list[str]:
+    """Mobile lines: the inventory has no POST, orders are the only way in."""
+    return [
+        order["productOrderItem"][0]["product"]["id"] for order in _completed_orders(server, count)
+    ]
+
 
 APIS = {
     "customer": ApiUnderTest("customer.yaml", {"/customer": _customer, "/hub": _listener}),
@@ -91,10 +172,24 @@ APIS = {
             "/productSpecification": _named("specification"),
             "/productOfferingPrice": _named("price", priceType="oneTime"),
             "/productOffering": _named("offering"),
-            "/importJob": lambda number: {"url": EMPTY_EXPORT},
-            "/exportJob": lambda number: {"path": "productOffering"},
+            "/importJob": lambda server, number: {"url": EMPTY_EXPORT},
+            "/exportJob": lambda server, number: {"path": "productOffering"},
             "/hub": _listener,
         },
+    ),
+    "ordering": ApiUnderTest(
+        "ordering.yaml",
+        {
+            "/productOrder": _product_order,
+            "/cancelProductOrder": _cancellation,
+            "/hub": _listener,
+        },
+        items={"/productOrder": _settled_orders},
+        demo_data=True,
+        coverage_reuses_responses=False,
+    ),
+    "inventory": ApiUnderTest(
+        "inventory.yaml", {"/hub": _listener}, items={"/product": _products}, demo_data=True
     ),
 }
 
@@ -102,47 +197,100 @@ APIS = {
 class HttpClient(Protocol):
     """requests.Session or starlette's TestClient: all the seeding needs."""
 
+    def get(self, url: str) -> Any: ...
+
     def post(self, url: str, *, json: Any) -> Any: ...
 
 
-def prepare(client: HttpClient, api_url: str, api: ApiUnderTest) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Server:
+    """The server under test as the seeding reaches it: its root URL, and a way to let order
+    fulfilment go on (a pass of our runner in-process, a pause for a remote server's own)."""
+
+    client: HttpClient
+    url: str  # without any API's base path; "" for our app in-process
+    wait: Callable[[], object]
+
+    @classmethod
+    def in_process(cls, app: Any) -> Server:
+        runner = app.app.extensions["bss"].extra["fulfilment_runner"]
+        return cls(app.test_client(), "", runner.run_once)
+
+    @classmethod
+    def remote(cls, client: HttpClient, url: str) -> Server:
+        return cls(client, url.rstrip("/"), lambda: time.sleep(POLL_SECONDS))
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST to a path from the server's root; anything but a 201 ends the seeding."""
+        response = self.client.post(self.url + path, json=body)
+        if response.status_code != 201:
+            status, text = response.status_code, response.text
+            raise RuntimeError(f"cannot seed: POST {self.url}{path} answered {status}: {text}")
+        return dict(response.json())
+
+    def settle(self, order_ids: list[str]) -> list[dict[str, Any]]:
+        """The orders once fulfilment has no more work on them (final, or waiting for input)."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            orders = [self._order(order_id) for order_id in order_ids]
+            busy = [order for order in orders if order["state"] in WORKING]
+            if not busy:
+                return orders
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"cannot seed: order {busy[0]['id']} is still {busy[0]['state']} after "
+                    f"{SETTLE_SECONDS:.0f}s (does the server run order fulfilment?)"
+                )
+            self.wait()
+
+    def _order(self, order_id: str) -> dict[str, Any]:
+        url = f"{self.url}{_path('ordering.yaml', '/productOrder')}/{order_id}"
+        response = self.client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"cannot seed: GET {url} answered {response.status_code}")
+        return dict(response.json())
+
+
+def prepare(server: Server, api: ApiUnderTest) -> dict[str, Any]:
     """Our spec, plus what steers the run towards resources that exist on the server.
 
-    Random bodies and ids rarely create or find anything, so for each collection with a sample:
-    - its POST gets the sample as body example;
-    - one item is created through the API itself (so this works on any server) for each
-      operation on an item, and becomes that operation's `id` example: a DELETE never takes
-      away the item a GET was meant to find;
+    Random bodies and ids rarely create or find anything, so:
+    - for each operation on an item, one item is created through the API itself (so this works
+      on any server), or taken from the API's `items`, and becomes that operation's `id`
+      example: a DELETE never takes away the item a GET was meant to find;
+    - then, for each collection with a sample, its POST gets the sample as body example (made
+      after the items: the seeding of items lets fulfilment run, which would change what a
+      sample needs, such as an open order to cancel);
     - the 201 of its POST links to the operations on the created item (`$response.body#/id`),
       which the stateful phase follows.
     """
     spec = load_spec(api.spec)
-    for collection, sample in api.samples.items():
-        create = spec["paths"][collection]["post"]
-        for media_type in create["requestBody"]["content"].values():
-            media_type["example"] = sample(0)
+    base = _base_path(api.spec)
+    for collection in {**api.samples, **api.items}:
         targets = list(_operations(spec["paths"].get(collection + ITEM, {})))
-        for number, operation in enumerate(targets, start=1):
-            resource_id = _create(client, f"{api_url}{collection}", sample(number))
+        if collection in api.items:
+            ids = api.items[collection](server, len(targets))
+        else:
+            sample = api.samples[collection]
+            bodies = [sample(server, number) for number in range(1, len(targets) + 1)]
+            ids = [str(server.create(base + collection, body)["id"]) for body in bodies]
+        for operation, resource_id in zip(targets, ids, strict=True):
             operation["parameters"] = [
                 _with_example(spec, parameter, resource_id) for parameter in operation["parameters"]
             ]
+    for collection, sample in api.samples.items():
+        create = spec["paths"][collection]["post"]
+        example = sample(server, 0)
+        for media_type in create["requestBody"]["content"].values():
+            media_type["example"] = example
         create["responses"]["201"]["links"] = {
             target["operationId"]: {
                 "operationId": target["operationId"],
                 "parameters": {"id": "$response.body#/id"},
             }
-            for target in targets
+            for target in _operations(spec["paths"].get(collection + ITEM, {}))
         }
     return spec
-
-
-def _create(client: HttpClient, url: str, body: dict[str, Any]) -> str:
-    response = client.post(url, json=body)
-    if response.status_code != 201:
-        status, text = response.status_code, response.text
-        raise RuntimeError(f"cannot seed: POST {url} answered {status}: {text}")
-    return str(response.json()["id"])
 
 
 def _operations(path_item: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -160,12 +308,13 @@ def _with_example(spec: dict[str, Any], parameter: dict[str, Any], value: str) -
 
 
 def configure(
-    *, max_examples: int, seed: int | None = None, base_url: str | None = None
+    api: ApiUnderTest, *, max_examples: int, seed: int | None = None, base_url: str | None = None
 ) -> schemathesis.Config:
     """Without a seed the inputs are derived from the spec alone: the same run every time.
 
     A seed draws other inputs (reproducible with the same seed): a way to explore further.
     """
+    coverage = {"extra-data-sources": {"responses": api.coverage_reuses_responses}}
     return schemathesis.Config.from_dict(
         {
             **({"seed": seed} if seed is not None else {}),
@@ -176,7 +325,7 @@ def configure(
                 "deterministic": seed is None,
                 "database": "none",  # nothing written to .hypothesis/
             },
-            "phases": {"examples": {"fill-missing": True}},
+            "phases": {"examples": {"fill-missing": True}, "coverage": coverage},
             "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
             **({"base-url": base_url} if base_url else {}),
         }
@@ -206,9 +355,13 @@ def run(spec: dict[str, Any], config: schemathesis.Config, app: Any = None) -> R
 
 
 @contextlib.contextmanager
-def our_app(mongo_uri: str) -> Iterator[Any]:
-    """Our app on a database of its own, dropped afterwards."""
-    from app import create_app, stop_background  # the whole server, needed in-process only
+def our_app(mongo_uri: str, api: ApiUnderTest) -> Iterator[Any]:
+    """Our app on a database of its own, dropped afterwards, with the demo data `api` needs."""
+    # the whole server, needed in-process only
+    from adapters import seeding
+    from adapters.demo_catalog import starter_catalog
+    from adapters.resource_pools import seed_demo_pools
+    from app import create_app, stop_background
 
     database = f"conformance_{uuid.uuid4().hex[:12]}"
     settings = load_settings(
@@ -222,12 +375,17 @@ def our_app(mongo_uri: str) -> Iterator[Any]:
             # validation would turn the same finding into an anonymous 500
             "validate_responses": False,
             "log_level": "WARNING",
+            "network_latency_ms": 0,  # the seeding's orders are fulfilled at once
         },
         environ={},
     )
     app = create_app(settings)
-    db = app.app.extensions["bss"].extra["db"]
+    services = app.app.extensions["bss"]
+    db = services.extra["db"]
     try:
+        if api.demo_data:
+            seeding.load(services.resources, starter_catalog())
+            seed_demo_pools(db, DEMO_POOL_SIZE, DEMO_POOL_SIZE)
         yield app
     finally:
         stop_background(app)
@@ -235,8 +393,23 @@ def our_app(mongo_uri: str) -> Iterator[Any]:
         db.client.close()
 
 
+@cache
+def _base_path(spec_file: str) -> str:
+    return base_path(load_spec(spec_file))
+
+
+def _path(spec_file: str, path: str) -> str:
+    """A path of the API that `spec_file` describes, from the server's root."""
+    return _base_path(spec_file) + path
+
+
 def api_url(server_url: str, api: ApiUnderTest) -> str:
     """The API's base URL on a server: our spec's base path, unless the URL already ends with it."""
-    path = base_path(load_spec(api.spec))
+    path = _base_path(api.spec)
     url = server_url.rstrip("/")
     return url if url.endswith(path) else url + path
+
+
+def server_url(url: str, api: ApiUnderTest) -> str:
+    """The root of the server `url` is on, when `url` is the API's base URL (or the root)."""
+    return url.rstrip("/").removesuffix(_base_path(api.spec))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.report import Report
-from conformance.suite import APIS, api_url, configure, our_app, prepare, run
+from conformance.suite import APIS, Server, api_url, configure, our_app, prepare, run
 from handlers.specs import load_spec
 
 pytestmark = pytest.mark.slow
@@ -31,9 +31,9 @@ ITEM_OPERATIONS = [
 
 @pytest.fixture(scope="module")
 def report(mongo_uri: str) -> Report:
-    with our_app(mongo_uri) as app:
-        spec = prepare(app.test_client(), BASE, API)
-        return run(spec, configure(max_examples=MAX_EXAMPLES), app=app)
+    with our_app(mongo_uri, API) as app:
+        spec = prepare(Server.in_process(app), API)
+        return run(spec, configure(API, max_examples=MAX_EXAMPLES), app=app)
 
 
 class TestProductCatalogConformsToItsSpec:

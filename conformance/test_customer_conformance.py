@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conformance.report import Report
-from conformance.suite import APIS, api_url, configure, our_app, prepare, run
+from conformance.suite import APIS, Server, api_url, configure, our_app, prepare, run
 from handlers.specs import load_spec
 
 pytestmark = pytest.mark.slow
@@ -32,9 +32,9 @@ ADA = {"name": "Ada", "engagedParty": {"id": "p1", "@referredType": "Individual"
 
 @pytest.fixture(scope="module")
 def report(mongo_uri: str) -> Report:
-    with our_app(mongo_uri) as app:
-        spec = prepare(app.test_client(), BASE, API)
-        return run(spec, configure(max_examples=MAX_EXAMPLES), app=app)
+    with our_app(mongo_uri, API) as app:
+        spec = prepare(Server.in_process(app), API)
+        return run(spec, configure(API, max_examples=MAX_EXAMPLES), app=app)
 
 
 class TestCustomerManagementConformsToItsSpec:
@@ -103,7 +103,7 @@ class TestTheRunReportsAServerThatBreaksTheContract:
     ) -> None:
         server = _server_answering(status, headers, body)
 
-        report = run(load_spec(API.spec), configure(max_examples=1), app=server)
+        report = run(load_spec(API.spec), configure(API, max_examples=1), app=server)
 
         assert expected in {finding.check for finding in report.findings}
         assert not report.passed
