@@ -17,7 +17,7 @@ from typing import Any
 
 from domain.errors import DomainError
 from domain.inventory import ACTIVE as PRODUCT_ACTIVE
-from domain.inventory import IN_SERVICE, SUSPENDED
+from domain.inventory import IN_SERVICE, MSISDN, SUSPENDED, realizing
 from domain.money import round_money
 from domain.ordering import ADD, DELETE, MODIFY, NO_CHANGE, all_items, customer_ref, walk_items
 from domain.pricing import PriceInEffect, prices_in_effect
@@ -249,10 +249,19 @@ def _check_target(
         return
     wanted = product_ref.get("status")
     offering_id = (item.get("productOffering") or {}).get("id")
+    current_offering = (product.get("productOffering") or {}).get("id")
+    if item.get("action") == DELETE and offering_id and offering_id != current_offering:
+        verdict.reasons.append(
+            f"{where}: product {product_id} is of offering {current_offering}, not {offering_id}"
+        )
     if item.get("action") != MODIFY:
         return
     if wanted not in (None, status, SUSPENDED, PRODUCT_ACTIVE):
         verdict.reasons.append(f"{where}: a modify can set status suspended or active only")
+    if wanted not in (None, status) and realizing(product, MSISDN) is None:
+        verdict.reasons.append(
+            f"{where}: product {product_id} is not a line; suspend or resume its line"
+        )
     changes_plan = offering_id and offering_id != (product.get("productOffering") or {}).get("id")
     if not changes_plan and wanted in (None, status):
         verdict.reasons.append(

@@ -312,6 +312,18 @@ class TestChangesOfProducts:
             "item 1: change the plan and the status in separate items"
         ]
 
+    def test_only_a_line_is_suspended(self, shop):
+        shop.put_product("p1", realizingResource=[])
+        assert reasons(shop, change("1", "modify", "p1", status="suspended")) == [
+            "item 1: product p1 is not a line; suspend or resume its line"
+        ]
+
+    def test_a_delete_naming_another_offering_is_a_reason(self, shop):
+        shop.put_product("p1")
+        assert reasons(shop, change("1", "delete", "p1", "pos-sim-only-5gb")) == [
+            "item 1: product p1 is of offering pos-sim-only-20gb, not pos-sim-only-5gb"
+        ]
+
     def test_only_a_plan_changes_to_another_offering(self, shop):
         shop.put_product("p1")
         assert reasons(shop, change("1", "modify", "p1", offering="pos-eu-roaming-pack")) == [
