@@ -170,9 +170,7 @@ class Shop:
             "status": status,
             "relatedParty": [party(attributes.pop("owner", CUSTOMER_ID))],
             "productOffering": {"id": "pos-sim-only-20gb", "name": "SIM Only 20 GB"},
-            "realizingResource": [
-                {"id": "+353839990000", "@referredType": "MSISDN"}
-            ],
+            "realizingResource": [{"id": "+353839990000", "@referredType": "MSISDN"}],
             "@type": "Product",
             **attributes,
         }
