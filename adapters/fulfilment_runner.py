@@ -61,8 +61,8 @@ class FulfilmentRunner(PollingWorker):
         when its runner died): measured on the embedded server, two processes advancing
         orders at once completed fewer orders per second than one, the database being
         single-threaded (2,000 orders, two API processes: 4.4 orders/s, 9.6 taking turns).
-        Each order also has its own
-        lease, so a runner that lost its turn while still working never overlaps another.
+        Each order also has its own lease, so a runner that lost its turn while still
+        working never overlaps another.
         The due ones are read in one query of up to `batch` and all worked through before
         the next: the embedded server reads every match of a range query whatever its limit,
         so querying per order would cost a scan of the backlog per order.
