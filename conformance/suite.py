@@ -413,3 +413,42 @@ def api_url(server_url: str, api: ApiUnderTest) -> str:
 def server_url(url: str, api: ApiUnderTest) -> str:
     """The root of the server `url` is on, when `url` is the API's base URL (or the root)."""
     return url.rstrip("/").removesuffix(_base_path(api.spec))
+
+
+def operations(api: ApiUnderTest) -> list[str]:
+    """Every operation of the API's document as reports name them: "GET /customer/{id}"."""
+    return [
+        f"{method.upper()} {path}"
+        for path, item in load_spec(api.spec)["paths"].items()
+        for method in item
+        if method in ("get", "post", "patch", "put", "delete")
+    ]
+
+
+def in_process_report(mongo_uri: str, api: ApiUnderTest, max_examples: int) -> Report:
+    """The whole run against our app in-process, on a fresh database."""
+    with our_app(mongo_uri, api) as app:
+        spec = prepare(Server.in_process(app), api)
+        return run(spec, configure(api, max_examples=max_examples), app=app)
+
+
+class ConformsToItsSpec:
+    """What every conformance test module asserts of its run: a subclass (named Test...)
+    sets `api`; the module's `report` fixture gives the run."""
+
+    api: ApiUnderTest
+
+    def pytest_generate_tests(self, metafunc: Any) -> None:
+        if metafunc.function.__name__ == "test_no_check_fails_on_any_response":
+            metafunc.parametrize("operation", operations(self.api))
+
+    def test_no_check_fails_on_any_response(self, report: Report, operation: str) -> None:
+        assert report.statuses(operation), f"{operation} was never called"
+        findings = [finding for finding in report.findings if finding.operation == operation]
+        assert not findings, "\n\n".join(finding.render() for finding in findings)
+
+    def test_the_run_reports_nothing_else(self, report: Report) -> None:
+        known = operations(self.api)
+        elsewhere = [finding for finding in report.findings if finding.operation not in known]
+        assert not elsewhere, "\n\n".join(finding.render() for finding in elsewhere)
+        assert not report.errors, "\n".join(report.errors)

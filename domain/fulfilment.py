@@ -46,7 +46,7 @@ from domain.order_validation import (
     fixed_values,
     line_relation,
     offer_of,
-    period_label,
+    order_price,
     price_order,
     requested_value,
     validate,
@@ -548,28 +548,7 @@ class Fulfilment:
         for price in prices_in_effect(self.lookup, offer.id, at, sellable_only=False):
             if price.price_type in CHARGED or price.price_type == "discount":
                 continue
-            currency = str(price.currency)
-            amount = price.amount or 0
-            shown: dict[str, Any] = {
-                "name": price.name,
-                "priceType": price.price_type,
-                "productOfferingPrice": {
-                    "id": price.pop_id,
-                    "name": price.name,
-                    "@referredType": "ProductOfferingPrice",
-                },
-                "price": {
-                    "dutyFreeAmount": {"unit": currency, "value": amount},
-                    "taxIncludedAmount": {"unit": currency, "value": amount + price.tax_amount},
-                    "taxRate": price.tax_rate,
-                },
-                "@type": "ProductPrice",
-            }
-            if price.units:
-                shown["unitOfMeasure"] = f"{price.unit_amount or 1} {price.units}"
-            if label := period_label(price):
-                shown["recurringChargePeriod"] = label
-            prices.append(shown)
+            prices.append({**order_price(price, exact=True), "@type": "ProductPrice"})
         return prices
 
     def _product_status(self, product: dict[str, Any], status: str) -> dict[str, Any]:

@@ -396,10 +396,14 @@ def _money(value: Decimal, currency: str) -> dict[str, Any]:
     return {"unit": currency, "value": value}
 
 
-def _order_price(price: PriceInEffect, quantity: int) -> dict[str, Any]:
+def order_price(price: PriceInEffect, quantity: int = 1, *, exact: bool = False) -> dict[str, Any]:
+    """A catalog price as an order shows it, for `quantity`; rounded to the currency's
+    minor unit unless `exact` (a usage price per unit keeps all its digits)."""
     currency = str(price.currency)
-    duty_free = round_money((price.amount or Decimal(0)) * quantity, currency)
-    tax = round_money(price.tax_amount * quantity, currency)
+    duty_free = (price.amount or Decimal(0)) * quantity
+    tax = price.tax_amount * quantity
+    if not exact:
+        duty_free, tax = round_money(duty_free, currency), round_money(tax, currency)
     shown: dict[str, Any] = {
         "name": price.name,
         "priceType": price.price_type,
@@ -417,6 +421,8 @@ def _order_price(price: PriceInEffect, quantity: int) -> dict[str, Any]:
     }
     if label := period_label(price):
         shown["recurringChargePeriod"] = label
+    if price.units:
+        shown["unitOfMeasure"] = f"{price.unit_amount or 1} {price.units}"
     return shown
 
 
@@ -478,7 +484,7 @@ def price_order(order: dict[str, Any], lookup: Lookup, at: datetime) -> None:
         if item.get("action") == MODIFY:  # a plan change costs no new one-time fee
             charged = [p for p in charged if p.price_type == "recurring"]
         quantity = int(item.get("quantity", 1))
-        item["itemPrice"] = [_order_price(p, quantity) for p in charged]
+        item["itemPrice"] = [order_price(p, quantity) for p in charged]
         totals = []
         for listed, price in zip(item["itemPrice"], charged, strict=True):
             total = listed
