@@ -168,7 +168,7 @@ class MongoResources:
         def work(session: ClientSession) -> None:
             document = {**resource, VERSION: 1, **_due(rtype, resource)}
             self._db[rtype.collection].insert_one(document, session=session)
-            self._append_events(events, session)
+            self.append_events(events, session)
 
         try:
             in_transaction(self._db, work)
@@ -190,7 +190,7 @@ class MongoResources:
                 raise ConcurrentUpdate(
                     f"{rtype.name} '{stored.resource['id']}' changed since it was read; retry"
                 )
-            self._append_events(events, session)
+            self.append_events(events, session)
 
         in_transaction(self._db, work)
 
@@ -203,7 +203,7 @@ class MongoResources:
                 raise ConcurrentUpdate(
                     f"{rtype.name} '{stored.resource['id']}' changed since it was read; retry"
                 )
-            self._append_events(events, session)
+            self.append_events(events, session)
 
         in_transaction(self._db, work)
 
@@ -231,7 +231,7 @@ class MongoResources:
         found = self._db[referrer.collection].find(where, {"_id": 0, "id": 1}).limit(limit)
         return [document["id"] for document in found]
 
-    def _append_events(self, events: Sequence[Event], session: ClientSession) -> None:
+    def append_events(self, events: Sequence[Event], session: ClientSession) -> None:
         """The events go to the outbox with the change. An event of an API nobody subscribes
         to is stored as fanned out already (into nothing): the dispatcher would only mark it
         so, at the cost of an update per event; a subscription registered later is owed

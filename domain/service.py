@@ -46,6 +46,16 @@ class ResourceService:
         return self._repository.find(self.rtype, query)
 
     def create(self, body: Mapping[str, Any], *, resource_id: str | None = None) -> dict[str, Any]:
+        resource = self.new_resource(body, resource_id=resource_id)
+        created = self.events(ev.CREATE, resource, 1, self.stamp(resource))
+        self._repository.add(self.rtype, resource, created)
+        return resource
+
+    def new_resource(
+        self, body: Mapping[str, Any], *, resource_id: str | None = None
+    ) -> dict[str, Any]:
+        """The resource a create of `body` would store, checked by the rules, not stored:
+        for writers that store many at once (bulk usage ingestion)."""
         rtype = self.rtype
         ignored = SERVER_OWNED | rtype.ignored_on_create
         resource = {k: copy.deepcopy(v) for k, v in body.items() if k not in ignored}
@@ -64,8 +74,14 @@ class ResourceService:
             resource[rtype.lifecycle.attribute] = rtype.lifecycle.initial_state(state)
         self._prepare(resource)
         rtype.rules.on_create(resource, self.lookup)
-        self._repository.add(rtype, resource, self._events(ev.CREATE, resource, 1, now))
         return resource
+
+    def stamp(self, resource: Mapping[str, Any]) -> str:
+        """The instant of a new resource's events: its creation date when it has one."""
+        for name in self.rtype.server_dates + self.rtype.create_dates:
+            if resource.get(name):
+                return str(resource[name])
+        return format_instant(self._clock.now())
 
     def patch(self, resource_id: str, patch: Patch) -> dict[str, Any]:
         rtype = self.rtype
@@ -111,7 +127,7 @@ class ResourceService:
         events = self._change_events(stored, after, changed, now)
         if notice:
             kind, field_path = notice
-            events += self._events(kind, after, stored.version + 1, now, field_path)
+            events += self.events(kind, after, stored.version + 1, now, field_path)
         self._repository.replace(rtype, stored, after, events)
         return after
 
@@ -147,7 +163,7 @@ class ResourceService:
         if resource == before:
             return UNCHANGED
         if stored is None:
-            self._repository.add(rtype, resource, self._events(ev.CREATE, resource, 1, now))
+            self._repository.add(rtype, resource, self.events(ev.CREATE, resource, 1, now))
             return CREATED
         events = self._change_events(stored, resource, _differences(kept, resource), now)
         self._repository.replace(rtype, stored, resource, events)
@@ -168,7 +184,7 @@ class ResourceService:
                     f"{referrer.collection} {', '.join(found)}"
                 )
         now = format_instant(self._clock.now())
-        events = self._events(ev.DELETE, stored.resource, stored.version + 1, now)
+        events = self.events(ev.DELETE, stored.resource, stored.version + 1, now)
         self._repository.remove(self.rtype, stored, events)
 
     def load(self, resource_id: str) -> Stored:
@@ -207,14 +223,14 @@ class ResourceService:
         state = lifecycle.attribute if lifecycle else None
         events: tuple[ev.Event, ...] = ()
         if state in changed:
-            events += self._events(ev.STATE_CHANGE, after, sequence, now)
+            events += self.events(ev.STATE_CHANGE, after, sequence, now)
         attribute_changes = [k for k in changed if k != state]
         if attribute_changes:
             field_path = ",".join(attribute_changes)
-            events += self._events(ev.ATTRIBUTE_VALUE_CHANGE, after, sequence, now, field_path)
+            events += self.events(ev.ATTRIBUTE_VALUE_CHANGE, after, sequence, now, field_path)
         return events
 
-    def _events(
+    def events(
         self,
         kind: str,
         resource: dict[str, Any],

@@ -1,4 +1,4 @@
-"""Hand-written, in-memory stand-ins for the ports of domain/ports.py."""
+"""Hand-written, in-memory stand-ins for the ports of domain/ports.py and domain/rating.py."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from domain.account import AccountTerms
 from domain.catalog_transfer import TransferFailed
 from domain.errors import ConcurrentUpdate, Conflict, InvalidRequest
 from domain.events import Event
@@ -400,3 +401,75 @@ class FakeNetwork:
             if request.action == action and msisdn in (None, request.msisdn):
                 return NetworkOutcome(FAILED, reason)
         return NetworkOutcome(DONE)
+
+
+# Rating (domain/rating.py) ---------------------------------------------------------------
+
+
+class FakeRatingDirectory:
+    """RatingDirectory over products, account terms and catalog prices given by the test.
+    Products are found as the inventory adapter finds them: lines by their MSISDN realizing
+    resource, add-ons by their productRelationship to the line."""
+
+    def __init__(
+        self,
+        prices: Iterable[dict[str, Any]] = (),
+        accounts: Iterable[AccountTerms] = (),
+    ) -> None:
+        self.products: dict[str, dict[str, Any]] = {}
+        self.accounts = {terms.account_id: terms for terms in accounts}
+        self.prices = {price["id"]: copy.deepcopy(price) for price in prices}
+
+    def add(self, *products: dict[str, Any]) -> None:
+        for product in products:
+            self.products[product["id"]] = copy.deepcopy(product)
+
+    def lines(self, msisdn: str) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(product)
+            for product in self.products.values()
+            if any(
+                ref.get("@referredType") == "MSISDN" and ref.get("id") == msisdn
+                for ref in product.get("realizingResource") or []
+            )
+        ]
+
+    def add_ons(self, line_id: str) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(product)
+            for product in self.products.values()
+            if any(
+                (relation.get("product") or {}).get("id") == line_id
+                for relation in product.get("productRelationship") or []
+            )
+        ]
+
+    def account(self, account_id: str) -> AccountTerms | None:
+        return self.accounts.get(account_id)
+
+    def price(self, pop_id: str) -> dict[str, Any] | None:
+        found = self.prices.get(pop_id)
+        return copy.deepcopy(found) if found else None
+
+
+class FakeConsumptionBook:
+    """ConsumptionBook in a dict; documents go in and out as copies, as a database's would.
+    `lent` keeps the last copy handed out of each document: the rating adapter hands one
+    working copy to every record of a chunk, so a record must not change a copy it does not
+    put back."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.lent: dict[str, dict[str, Any]] = {}
+        self.puts = 0
+
+    def get(self, consumption_id: str) -> dict[str, Any] | None:
+        found = self.documents.get(consumption_id)
+        if found is None:
+            return None
+        self.lent[consumption_id] = copy.deepcopy(found)
+        return self.lent[consumption_id]
+
+    def put(self, consumption: dict[str, Any]) -> None:
+        self.puts += 1
+        self.documents[consumption["id"]] = copy.deepcopy(consumption)

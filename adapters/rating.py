@@ -1,0 +1,526 @@
+"""Rating on MongoDB: usage records in, rated records and balances out, in chunks.
+
+Two ways in, one way through (`UsageRating._rate_chunk`):
+- bulk ingestion (`ingest`: the usageBatch API and the `rate-usage` command) parses, rates
+  and inserts new records a chunk at a time;
+- records POSTed one by one are stored `received` (or sent back `recycled`) with a due mark;
+  the `RatingRunner` rates the due ones a chunk at a time.
+
+Exactly once: a record's id is derived from its externalId (source record id), so a record
+sent twice collides on the unique id and is reported as a duplicate, never rated twice.
+Each chunk's records, its balance changes and its events are written in one transaction;
+balances carry a version, so two raters touching the same balance cannot both win: the loser
+rolls back, forgets what it had cached, and rates the chunk again.
+
+Reads are batched: the embedded server answers an `$in` of n ids in time growing with n², so
+lookups go by groups of IN_GROUP ids. Products, accounts and balances are cached between
+chunks: a product or account read at instant L describes it correctly for any usage before L
+(later changes start later), so the cache answers for records older than L - SKEW and is
+refreshed for newer ones; balances are checked by version when written.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pymongo
+import pymongo.errors
+from pymongo.client_session import ClientSession
+from pymongo.database import Database
+
+from adapters.leases import Leases
+from adapters.mongo import DUE, HIDDEN, VERSION, MongoResources, check_storable, in_transaction
+from adapters.polling import PollingWorker
+from adapters.usage_files import Malformed
+from domain import events as ev
+from domain.account import BILLING_ACCOUNT, AccountTerms, account_terms
+from domain.errors import ConcurrentUpdate, DomainError
+from domain.events import Event
+from domain.instants import format_instant
+from domain.inventory import MSISDN
+from domain.ports import Clock
+from domain.rating import Rater, Rating
+from domain.resource import Lookup, ReferenceReader
+from domain.service import ResourceService
+from domain.usage import ALERT, REJECTED, UsageRecord, parse_record, usage_id_for
+
+log = logging.getLogger("bss.rating")
+IN_GROUP = 25
+SKEW = timedelta(seconds=5)
+CACHE_LIMIT = 200_000  # entries per cache; cleared when exceeded (memory stays bounded)
+ATTEMPTS = 5
+LEASES = "ratingLease"
+TURN = "turn"
+
+
+def groups(values: Iterable[Any], size: int = IN_GROUP) -> Iterator[list[Any]]:
+    iterator = iter(values)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+class _Timed:
+    """A cache whose entries describe the world as it was when read (see the module doc)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[datetime, Any]] = {}
+
+    def fresh_for(self, key: str, at: datetime) -> bool:
+        entry = self.entries.get(key)
+        return entry is not None and at < entry[0] - SKEW
+
+    def put(self, key: str, read_at: datetime, value: Any) -> None:
+        if len(self.entries) >= CACHE_LIMIT:
+            self.entries.clear()
+        self.entries[key] = (read_at, value)
+
+    def get(self, key: str) -> Any:
+        entry = self.entries.get(key)
+        return entry[1] if entry else None
+
+
+class MongoRatingDirectory:
+    """RatingDirectory over the product, billing account and catalog collections."""
+
+    def __init__(self, db: Database, catalog: ReferenceReader, clock: Clock) -> None:
+        self._db = db
+        self._catalog = Lookup(catalog)
+        self._clock = clock
+        self._lines = _Timed()  # msisdn -> [line products]
+        self._add_ons = _Timed()  # line id -> [add-on products]
+        self._accounts = _Timed()  # account id -> AccountTerms | None
+
+    def prefetch(self, records: Sequence[UsageRecord]) -> None:
+        """Reads what rating the records needs and the cache cannot answer, in batches."""
+        read_at = self._clock.now()
+        numbers: dict[str, datetime] = {}  # the latest usage instant per number
+        for record in records:
+            numbers[record.msisdn] = max(numbers.get(record.msisdn, record.at), record.at)
+        stale = {m for m, at in numbers.items() if not self._lines.fresh_for(m, at)}
+        for msisdn in stale:
+            self._lines.put(msisdn, read_at, [])
+        for chunk in groups(stale):
+            for product in self._db.product.find({"realizingResource.id": {"$in": chunk}}, HIDDEN):
+                for ref in product.get("realizingResource") or []:
+                    if ref.get("@referredType") == MSISDN and ref.get("id") in stale:
+                        self._lines.get(ref["id"]).append(product)
+        lines: dict[str, datetime] = {}
+        accounts: dict[str, datetime] = {}
+        for msisdn, at in numbers.items():
+            for line in self._lines.get(msisdn):
+                lines[line["id"]] = max(lines.get(line["id"], at), at)
+                if account_id := (line.get("billingAccount") or {}).get("id"):
+                    accounts[account_id] = max(accounts.get(account_id, at), at)
+        stale = {i for i, at in lines.items() if not self._add_ons.fresh_for(i, at)}
+        for line_id in stale:
+            self._add_ons.put(line_id, read_at, [])
+        for chunk in groups(stale):
+            where = {"productRelationship.product.id": {"$in": chunk}}
+            for product in self._db.product.find(where, HIDDEN):
+                for relation in product.get("productRelationship") or []:
+                    if (target := (relation.get("product") or {}).get("id")) in stale:
+                        self._add_ons.get(target).append(product)
+        stale = {a for a, at in accounts.items() if not self._accounts.fresh_for(a, at)}
+        for account_id in stale:
+            self._accounts.put(account_id, read_at, None)
+        for chunk in groups(stale):
+            found = self._db[BILLING_ACCOUNT.collection].find({"id": {"$in": chunk}}, HIDDEN)
+            for account in found:
+                self._accounts.put(account["id"], read_at, self._terms(account))
+
+    def _terms(self, account: Mapping[str, Any]) -> AccountTerms | None:
+        try:
+            return account_terms(account, self._catalog)
+        except DomainError:
+            return None
+
+    def lines(self, msisdn: str) -> Sequence[Mapping[str, Any]]:
+        return self._lines.get(msisdn) or []
+
+    def add_ons(self, line_id: str) -> Sequence[Mapping[str, Any]]:
+        return self._add_ons.get(line_id) or []
+
+    def account(self, account_id: str) -> AccountTerms | None:
+        terms: AccountTerms | None = self._accounts.get(account_id)
+        return terms
+
+    def price(self, pop_id: str) -> Mapping[str, Any] | None:
+        return self._catalog.get("productOfferingPrice", pop_id)
+
+
+class Balances:
+    """usageConsumption documents with their versions, kept between chunks."""
+
+    def __init__(self, db: Database) -> None:
+        self._collection = db["usageConsumption"]
+        self._kept: dict[str, tuple[dict[str, Any], int]] = {}
+
+    def get(self, consumption_id: str) -> tuple[dict[str, Any], int] | None:
+        if consumption_id not in self._kept:
+            document = self._collection.find_one({"_id": consumption_id})
+            if document is None:
+                return None
+            document.pop("_id")
+            version = document.pop(VERSION, 0)
+            self._remember(consumption_id, document, version)
+        return self._kept[consumption_id]
+
+    def _remember(self, consumption_id: str, document: dict[str, Any], version: int) -> None:
+        if len(self._kept) >= CACHE_LIMIT:
+            self._kept.clear()
+        self._kept[consumption_id] = (document, version)
+
+    def written(self, documents: Mapping[str, tuple[dict[str, Any], int]]) -> None:
+        for consumption_id, (document, version) in documents.items():
+            self._remember(consumption_id, document, version + 1)
+
+    def forget(self, consumption_ids: Iterable[str]) -> None:
+        for consumption_id in consumption_ids:
+            self._kept.pop(consumption_id, None)
+
+    def writes(self, documents: Mapping[str, tuple[dict[str, Any], int]]) -> list[Any]:
+        return [
+            pymongo.ReplaceOne(
+                {"_id": consumption_id, VERSION: version},
+                {**document, "_id": consumption_id, VERSION: version + 1},
+                upsert=version == 0,
+            )
+            for consumption_id, (document, version) in documents.items()
+        ]
+
+
+class _ChunkBook:
+    """The ConsumptionBook of one chunk: copies of the kept balances, so that a chunk that
+    fails leaves the kept ones as they were."""
+
+    def __init__(self, balances: Balances) -> None:
+        self._balances = balances
+        self.read: dict[str, tuple[dict[str, Any], int]] = {}
+        self.changed: dict[str, tuple[dict[str, Any], int]] = {}
+
+    def get(self, consumption_id: str) -> dict[str, Any] | None:
+        if consumption_id not in self.read:
+            kept = self._balances.get(consumption_id)
+            if kept is None:
+                return None
+            document, version = kept
+            self.read[consumption_id] = (_copy(document), version)
+        return self.read[consumption_id][0]
+
+    def put(self, consumption: dict[str, Any]) -> None:
+        consumption_id = consumption["id"]
+        version = self.read[consumption_id][1] if consumption_id in self.read else 0
+        self.read[consumption_id] = (consumption, version)
+        self.changed[consumption_id] = (consumption, version)
+
+
+def _copy(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy deep enough for rating to change counters, totals and alerts."""
+    copied = dict(document)
+    copied["bucket"] = [
+        {**bucket, "usedValue": dict(bucket["usedValue"]),
+         "remainingValue": dict(bucket["remainingValue"])}
+        for bucket in document.get("bucket") or []
+    ]  # fmt: skip
+    if "outOfBundleCharge" in document:
+        copied["outOfBundleCharge"] = dict(document["outOfBundleCharge"])
+    copied["alert"] = list(document.get("alert") or [])
+    return copied
+
+
+@dataclass
+class _Item:
+    """One record of a chunk on its way through rating."""
+
+    index: int
+    usage: dict[str, Any]
+    record: UsageRecord
+    version: int = 0  # of the stored record (the runner's), 0 for a new one
+
+
+@dataclass
+class BatchReport:
+    total: int = 0
+    rated: int = 0
+    rejected: int = 0
+    duplicate: int = 0
+    malformed: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.rated + self.rejected
+
+    def error(self, index: int, usage: Any, reason: str) -> None:
+        entry: dict[str, Any] = {"index": index, "reason": reason}
+        if isinstance(usage, Mapping) and isinstance(usage.get("externalId"), str):
+            entry["externalId"] = usage["externalId"]
+        if len(self.errors) < MAX_ERRORS_LISTED:
+            self.errors.append(entry)
+
+
+MAX_ERRORS_LISTED = 1000
+
+
+class Duplicates(Exception):
+    pass
+
+
+class UsageRating:
+    def __init__(
+        self,
+        db: Database,
+        resources: MongoResources,
+        services: Mapping[str, ResourceService],
+        directory: MongoRatingDirectory,
+        clock: Clock,
+        chunk: int = 1000,
+    ) -> None:
+        self._db = db
+        self._resources = resources
+        self._usage = services["usage"]
+        self._consumption = services["usageConsumption"]
+        self._batches = services["usageBatch"]
+        self._directory = directory
+        self._clock = clock
+        self._balances = Balances(db)
+        self.chunk = chunk
+
+    def ensure_indexes(self) -> None:
+        self._db["usageConsumption"].create_index("id", unique=True)
+
+    # bulk ---------------------------------------------------------------------------------
+
+    def ingest(
+        self, records: Iterable[Any], source: str, description: str | None = None
+    ) -> dict[str, Any]:
+        """Rates and stores new records, chunk by chunk; returns the UsageBatch report."""
+        started = format_instant(self._clock.now())
+        report = BatchReport()
+        numbered = enumerate(records)
+        while chunk := list(itertools.islice(numbered, self.chunk)):
+            report.total += len(chunk)
+            self._ingest_chunk(chunk, report)
+        batch = {
+            "description": description,
+            "source": source,
+            "state": "done",
+            "creationDate": started,
+            "completionDate": format_instant(self._clock.now()),
+            "total": report.total,
+            "stored": report.stored,
+            "rated": report.rated,
+            "rejected": report.rejected,
+            "duplicate": report.duplicate,
+            "malformed": report.malformed,
+            "error": report.errors,
+        }
+        return self._batches.create({k: v for k, v in batch.items() if v is not None})
+
+    def _ingest_chunk(self, chunk: list[tuple[int, Any]], report: BatchReport) -> None:
+        items: list[_Item] = []
+        seen: set[str] = set()
+        now = self._clock.now()
+        for index, body in chunk:
+            if not isinstance(body, Mapping):
+                report.malformed += 1
+                reason = body.reason if isinstance(body, Malformed) else "not a JSON object"
+                report.error(index, body, reason)
+                continue
+            try:
+                external = body.get("externalId")
+                usage = self._usage.new_resource(body, resource_id=usage_id_for(external))
+                record = parse_record(usage, now)
+            except DomainError as error:
+                report.malformed += 1
+                report.error(index, body, str(error))
+                continue
+            if usage["id"] in seen:
+                report.duplicate += 1
+                report.error(index, body, "duplicate: sent twice in this batch")
+                continue
+            seen.add(usage["id"])
+            items.append(_Item(index, usage, record))
+        for _ in range(ATTEMPTS):
+            try:
+                self._rate_chunk(items, report, new=True)
+                return
+            except Duplicates:
+                items = self._without_stored(items, report)
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate("rating kept colliding with another rater; send the rest again")
+
+    def _without_stored(self, items: list[_Item], report: BatchReport) -> list[_Item]:
+        stored: set[str] = set()
+        for chunk in groups([item.usage["id"] for item in items]):
+            for found in self._db.usage.find({"id": {"$in": chunk}}, {"_id": 0, "id": 1}):
+                stored.add(found["id"])
+        kept = []
+        for item in items:
+            if item.usage["id"] in stored:
+                report.duplicate += 1
+                report.error(item.index, item.usage, "duplicate: already received")
+            else:
+                kept.append(item)
+        return kept
+
+    # one by one ---------------------------------------------------------------------------
+
+    def rate_due(self, limit: int) -> int:
+        """Rates the records stored as received or recycled; returns how many."""
+        ids = self._resources.due(self._usage.rtype, self._clock.now(), limit)
+        items = []
+        for chunk in groups(ids):
+            for document in self._db.usage.find({"id": {"$in": chunk}}, {"_id": 0, DUE: 0}):
+                version = document.pop(VERSION, 0)
+                try:
+                    record = parse_record(document)
+                except DomainError as error:  # stored before a rule got stricter
+                    record = None
+                    document["statusReason"] = str(error)
+                items.append(_Item(0, document, record, version))  # type: ignore[arg-type]
+        rated = 0
+        for chunk in groups(items, self.chunk):
+            for _ in range(ATTEMPTS):
+                try:
+                    self._rate_chunk(chunk, BatchReport(), new=False)
+                    rated += len(chunk)
+                    break
+                except (ConcurrentUpdate, Duplicates):
+                    continue
+        return rated
+
+    # the way through ----------------------------------------------------------------------
+
+    def _rate_chunk(self, items: list[_Item], report: BatchReport, *, new: bool) -> None:
+        """Rates the items and writes them, their balances and events in one transaction."""
+        if not items:
+            return
+        self._directory.prefetch([item.record for item in items if item.record is not None])
+        book = _ChunkBook(self._balances)
+        rater = Rater(self._directory, book, self._clock.now)
+        documents, events, outcome = [], [], {"rated": 0, "rejected": 0}
+        for item in items:
+            if item.record is None:
+                rating = Rating(REJECTED, item.usage.get("statusReason"))
+            else:
+                rating = rater.rate(item.record, item.usage["id"])
+            usage = _rated(item.usage, rating)
+            outcome["rejected" if rating.status == REJECTED else "rated"] += 1
+            documents.append((usage, item.version))
+            stamp = format_instant(self._clock.now())
+            if new:
+                events += self._usage.events(ev.CREATE, usage, 1, stamp)
+            else:
+                events += self._usage.events(ev.STATE_CHANGE, usage, item.version + 1, stamp)
+            for doc, alert in rating.alerts:  # the balance as it was when the alert was raised
+                field_path = f"alert.{alert['type']}.{alert['threshold']}"
+                events += self._consumption.events(ALERT, copy.deepcopy(doc), 1, stamp, field_path)
+        stamp = format_instant(self._clock.now())
+        for doc, version in book.changed.values():
+            if version == 0:
+                events += self._consumption.events(ev.CREATE, doc, 1, stamp)
+        try:
+            in_transaction(
+                self._db, lambda session: self._write(documents, book, events, new, session)
+            )
+        except (ConcurrentUpdate, Duplicates, pymongo.errors.PyMongoError):
+            self._balances.forget(book.read)
+            raise
+        self._balances.written(book.changed)
+        report.rated += outcome["rated"]
+        report.rejected += outcome["rejected"]
+
+    def _write(
+        self,
+        documents: list[tuple[dict[str, Any], int]],
+        book: _ChunkBook,
+        events: list[Event],
+        new: bool,
+        session: ClientSession,
+    ) -> None:
+        if new:
+            stored = [{**usage, VERSION: 1} for usage, _ in documents]
+            try:
+                self._db.usage.insert_many(stored, session=session)
+            except pymongo.errors.BulkWriteError as error:
+                if _duplicate_key(error):
+                    raise Duplicates() from None
+                raise
+        else:
+            replaced = [
+                pymongo.ReplaceOne(
+                    {"id": usage["id"], VERSION: version}, {**usage, VERSION: version + 1}
+                )
+                for usage, version in documents
+            ]
+            result = self._db.usage.bulk_write(replaced, session=session)
+            if result.matched_count != len(replaced):
+                raise ConcurrentUpdate("a usage record changed while it was rated")
+        writes = self._balances.writes(book.changed)
+        if writes:
+            try:
+                result = self._db["usageConsumption"].bulk_write(writes, session=session)
+            except pymongo.errors.BulkWriteError as error:
+                if _duplicate_key(error):  # created meanwhile by another rater
+                    raise ConcurrentUpdate("a balance changed while records were rated") from None
+                raise
+            if result.matched_count + len(result.upserted_ids) != len(writes):
+                raise ConcurrentUpdate("a balance changed while records were rated")
+        self._resources.append_events(events, session)
+
+
+def _duplicate_key(error: pymongo.errors.BulkWriteError) -> bool:
+    return any(e.get("code") == 11000 for e in error.details.get("writeErrors") or [])
+
+
+def _rated(usage: dict[str, Any], rating: Rating) -> dict[str, Any]:
+    """The usage record as rating leaves it."""
+    rated = dict(usage)
+    rated["status"] = rating.status
+    if rating.reason:
+        rated["statusReason"] = rating.reason
+    else:
+        rated.pop("statusReason", None)
+    if rating.rated:
+        rated["ratedProductUsage"] = rating.rated
+    parties = list(rated.get("relatedParty") or [])
+    known = {party.get("id") for party in parties}
+    parties += [party for party in rating.party if party.get("id") not in known]
+    if parties:
+        rated["relatedParty"] = parties
+    check_storable(rated)
+    return rated
+
+
+class RatingRunner(PollingWorker):
+    """Rates records POSTed one by one, shortly after they arrive. One runner at a time
+    takes a turn, as order fulfilment does: raters in parallel would collide on balances."""
+
+    thread_name = "usage-rating"
+    log = log
+    idle_sleep = 0.05
+
+    def __init__(self, db: Database, rating: UsageRating, batch: int = 2000) -> None:
+        super().__init__()
+        self._rating = rating
+        self._batch = batch
+        self.leases = Leases(db, LEASES, timedelta(seconds=30))
+
+    def ensure_indexes(self) -> None:
+        self.leases.ensure_indexes()
+
+    def run_once(self) -> int:
+        if not self.leases.claim(TURN):
+            return 0
+        try:
+            return self._rating.rate_due(self._batch)
+        finally:
+            self.leases.release(TURN)
