@@ -1,9 +1,14 @@
-"""Deterministic demo customers (TMF629 Customer Management v4) for a European MVNO brand."""
+"""Deterministic demo data for a European MVNO brand: customers (TMF629 Customer Management
+v4), their billing accounts and billing cycles (TMF666 Account Management) and the usage
+specifications of data, voice and SMS records (TMF635 Usage Management)."""
 
 import random
 import re
 import unicodedata
+from decimal import Decimal
 from typing import Any
+
+from domain.usage import COUNTRY, DATA, E164, HOME_COUNTRY, SMS, VOICE
 
 COUNTRIES = ["IE", "DE", "FR", "ES", "IT", "NL", "PT"]
 LANGUAGE = {"IE": "en", "DE": "de", "FR": "fr", "ES": "es", "IT": "it", "NL": "nl", "PT": "pt"}
@@ -204,3 +209,178 @@ def demo_customers() -> list[tuple[str, dict[str, Any]]]:
     rng = random.Random(42)
     seen: dict[str, int] = {}
     return [_build(i, rng, seen) for i in range(1, 51)]
+
+
+# billing accounts (TMF666) -------------------------------------------------------------------
+
+# (id, name, billingDateShift): bill periods start on day billingDateShift + 1 of the month
+CYCLES = [
+    ("bcs-monthly-1", "Monthly, from the 1st", 0),
+    ("bcs-monthly-15", "Monthly, from the 15th", 14),
+]
+PAYMENT_DUE_DAYS = 14
+# (creditLimit, spendCap) in EUR, by segment
+LIMITS = {"consumer": ("150.00", "50.00"), "smallBusiness": ("1000.00", "250.00")}
+# Slots whose account is barred from chargeable usage once the spend cap is reached.
+BARRED_AT_CAP = frozenset({3, 17, 26, 38, 45})
+
+
+def demo_billing_cycles() -> list[tuple[str, dict[str, Any]]]:
+    """The (id, TMF666 BillingCycleSpecification create body) pairs the demo accounts use."""
+    return [
+        (
+            cycle_id,
+            {
+                "@type": "BillingCycleSpecification",
+                "name": name,
+                "description": (
+                    f"Monthly bill periods starting at midnight on day {shift + 1}, in the "
+                    f"account's time zone; payment due {PAYMENT_DUE_DAYS} days after the bill"
+                ),
+                "frequency": "monthly",
+                "billingPeriod": "month",
+                "billingDateShift": shift,
+                "paymentDueDateOffset": PAYMENT_DUE_DAYS,
+                "validFor": {"startDateTime": _instant(2024, 1, 1, 0)},
+            },
+        )
+        for cycle_id, name, shift in CYCLES
+    ]
+
+
+def demo_billing_accounts() -> list[tuple[str, dict[str, Any]]]:
+    """One (id, TMF666 BillingAccount create body) pair per demo customer: the account its
+    `account` entry names, billed in EUR with Irish VAT, paid with its payment method."""
+    return [
+        _billing_account(i, customer_id, customer)
+        for i, (customer_id, customer) in enumerate(demo_customers(), start=1)
+    ]
+
+
+def _billing_account(
+    i: int, customer_id: str, customer: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    [ref] = customer["account"]
+    segment = next(c["value"] for c in customer["characteristic"] if c["name"] == "segment")
+    credit_limit, spend_cap = LIMITS[segment]
+    cycle_id, cycle_name, _ = CYCLES[1] if i % 3 == 0 else CYCLES[0]  # a third mid-month
+    body: dict[str, Any] = {
+        "@type": "BillingAccount",
+        "name": ref["name"],
+        "state": "Active",
+        "relatedParty": [
+            {
+                "id": customer_id,
+                "name": customer["name"],
+                "role": "owner",
+                "@referredType": "Customer",
+            }
+        ],
+        "billStructure": {
+            "cycleSpecification": {
+                "id": cycle_id,
+                "name": cycle_name,
+                "@referredType": "BillingCycleSpecification",
+            }
+        },
+        "defaultPaymentMethod": dict(customer["paymentMethod"][0]),
+        "currency": "EUR",
+        "timeZone": "Europe/Dublin",
+        "taxProfile": {"country": "IE"},
+        "creditLimit": {"unit": "EUR", "value": Decimal(credit_limit)},
+        "spendCap": {"unit": "EUR", "value": Decimal(spend_cap)},
+        "barAtSpendCap": i in BARRED_AT_CAP,
+    }
+    return ref["id"], body
+
+
+# usage specifications (TMF635) ---------------------------------------------------------------
+
+# name: (valueType, description, regex) of the characteristics a usage record carries
+USAGE_CHARACTERISTICS: dict[str, tuple[str, str, str | None]] = {
+    "msisdn": ("string", "The subscriber's mobile number (E.164)", E164.pattern),
+    "visitedCountry": (
+        "string",
+        f"Country the usage happened in (ISO 3166 alpha-2); absent: home ({HOME_COUNTRY})",
+        COUNTRY.pattern,
+    ),
+    "visitedNetwork": ("string", "MCC-MNC of the network used (kept, not rated)", None),
+    "bytes": ("integer", "Data volume, up and down, in bytes", None),
+    "durationSeconds": ("integer", "Seconds (voice: answered, rated; data: kept)", None),
+    "calledNumber": ("string", "The other party's number (E.164)", E164.pattern),
+    "messages": ("integer", "Number of messages; absent: 1", None),
+}
+# (id, usage type, name, description, characteristics: name -> required)
+USAGE_SPECIFICATIONS = [
+    (
+        "us-data",
+        DATA,
+        "Mobile data usage",
+        "A data session (or part of one) of a mobile line, rated on its volume",
+        {"msisdn": True, "visitedCountry": False, "visitedNetwork": False, "bytes": True,
+         "durationSeconds": False},
+    ),
+    (
+        "us-voice",
+        VOICE,
+        "Voice call",
+        "An answered outgoing call of a mobile line, rated on its duration",
+        {"msisdn": True, "visitedCountry": False, "visitedNetwork": False,
+         "durationSeconds": True, "calledNumber": False},
+    ),
+    (
+        "us-sms",
+        SMS,
+        "Text message",
+        "Outgoing text messages of a mobile line, rated per message",
+        {"msisdn": True, "visitedCountry": False, "visitedNetwork": False,
+         "calledNumber": False, "messages": False},
+    ),
+]  # fmt: skip
+
+
+def demo_usage_specifications() -> list[tuple[str, dict[str, Any]]]:
+    """The (id, TMF635 UsageSpecification create body) pairs of the three usage types."""
+    return [
+        (
+            spec_id,
+            {
+                "@type": "UsageSpecification",
+                "name": name,
+                "description": f"{description} (usageType {usage_type})",
+                "lifecycleStatus": "Active",
+                "validFor": {"startDateTime": _instant(2026, 1, 1, 0)},
+                "specCharacteristic": [
+                    _usage_characteristic(char, required) for char, required in chars.items()
+                ],
+            },
+        )
+        for spec_id, usage_type, name, description, chars in USAGE_SPECIFICATIONS
+    ]
+
+
+def _usage_characteristic(name: str, required: bool) -> dict[str, Any]:
+    value_type, description, regex = USAGE_CHARACTERISTICS[name]
+    spec: dict[str, Any] = {
+        "name": name,
+        "valueType": value_type,
+        "description": description,
+        "configurable": False,
+        "minCardinality": 1 if required else 0,
+        "maxCardinality": 1,
+    }
+    if regex:
+        spec["regex"] = regex
+    return spec
+
+
+def demo_records() -> dict[str, list[dict[str, Any]]]:
+    """Every demo record but the catalog, keyed by collection path, each body carrying its
+    `id`, in the order seeding must create them: an account needs its customer and cycle."""
+    pairs = {
+        "customer": demo_customers(),
+        "billingCycleSpecification": demo_billing_cycles(),
+        "billingAccount": demo_billing_accounts(),
+        "usageSpecification": demo_usage_specifications(),
+    }
+    return {path: [dict(body, id=i) for i, body in bodies] for path, bodies in pairs.items()}

@@ -120,18 +120,22 @@ def _product_order(server: Server, number: int) -> dict[str, Any]:
 
 
 def _completed_orders(server: Server, count: int) -> list[dict[str, Any]]:
-    """Orders of an approved customer, fulfilled: each a line with an add-on and a promotion,
-    so they hold all an order can (prices, a discount, products) and give products."""
-    account = {"id": "conformance-account", "name": "Main", "@referredType": "BillingAccount"}
-    customer = {**_customer(server, 0), "status": "Approved", "account": [account]}
+    """Orders of an approved customer billed to its account, fulfilled: each a line with an
+    add-on and a promotion, so they hold all an order can (prices, a discount, products) and
+    give products."""
+    customer = {**_customer(server, 0), "status": "Approved"}
     customer_id = server.create(_path("customer.yaml", "/customer"), customer)["id"]
+    owner = {"id": customer_id, "role": "owner", "@referredType": "Customer"}
+    account = {"name": "Conformance account", "relatedParty": [owner]}
+    account_id = server.create(_path("account.yaml", "/billingAccount"), account)["id"]
     items = (
         _add("1", "pos-sim-only-5gb"),
         _add("2", "pos-eu-roaming-pack", on_item="1"),
         _add("3", "pos-welcome-promotion", on_item="1"),
     )
+    body = {**_order(customer_id, *items), "billingAccount": {"id": account_id}}
     path = _path("ordering.yaml", "/productOrder")
-    ids = [server.create(path, _order(customer_id, *items))["id"] for _ in range(count)]
+    ids = [server.create(path, body)["id"] for _ in range(count)]
     orders = server.settle(ids)
     failed = [order for order in orders if order["state"] != "completed"]
     if failed:

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.account import BILLING_ACCOUNT, CLOSED, owner_of
 from domain.errors import DomainError
 from domain.inventory import ACTIVE as PRODUCT_ACTIVE
 from domain.inventory import IN_SERVICE, MSISDN, SUSPENDED, realizing
@@ -113,8 +114,11 @@ def line_relation(item: Mapping[str, Any]) -> tuple[str, str] | None:
 def validate(order: Mapping[str, Any], lookup: Lookup, at: datetime) -> Verdict:
     verdict = Verdict()
     customer_id = _check_customer(order, lookup, verdict)
-    if not _billing_account(order, lookup, customer_id):
+    account = _billing_account(order, lookup, customer_id)
+    if account is None:
         verdict.missing.append("billingAccount")
+    else:
+        _check_billing_account(str(account["id"]), lookup, customer_id, verdict)
     items = {str(item["id"]): item for item in all_items(order)}
     targeted: dict[str, str] = {}
     for item, parent in walk_items(order.get("productOrderItem")):
@@ -152,6 +156,21 @@ def _check_customer(order: Mapping[str, Any], lookup: Lookup, verdict: Verdict) 
             "Approved customer may order"
         )
     return customer_id
+
+
+def _check_billing_account(
+    account_id: str, lookup: Lookup, customer_id: str | None, verdict: Verdict
+) -> None:
+    """The products are billed to the account: it exists, is the ordering customer's and is
+    still open (a Suspended account may take orders; a Closed one is final)."""
+    account = lookup.get(BILLING_ACCOUNT.collection, account_id)
+    if account is None:
+        verdict.reasons.append(f"billing account {account_id} does not exist")
+        return
+    if customer_id is not None and owner_of(account) != customer_id:
+        verdict.reasons.append(f"billing account {account_id} is not the customer's")
+    if account.get("state") == CLOSED:
+        verdict.reasons.append(f"billing account {account_id} is {CLOSED}")
 
 
 def _billing_account(

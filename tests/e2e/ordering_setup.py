@@ -1,5 +1,5 @@
 """Helpers of the ordering e2e tests: an app with the starter catalog, demo pools and a
-customer, orders over HTTP, and fulfilment run to the end."""
+customer with its billing account, orders over HTTP, and fulfilment run to the end."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.e2e.conftest import database_of, fresh_database_name, running_app
 ORDERING = "/tmf-api/productOrderingManagement/v4"
 INVENTORY = "/tmf-api/productInventory/v4"
 CUSTOMERS = "/tmf-api/customerManagement/v4/customer"
+ACCOUNTS = "/tmf-api/accountManagement/v4/billingAccount"
 ORDERS = f"{ORDERING}/productOrder"
 CANCELLATIONS = f"{ORDERING}/cancelProductOrder"
 PRODUCTS = f"{INVENTORY}/product"
@@ -65,7 +66,11 @@ def network_answers_now(application: Any) -> None:
     database_of(application)[REQUESTS].update_many({}, {"$set": {"answerAt": datetime.now(UTC)}})
 
 
-def new_customer(client: Any, status: str = "Approved", account: str | None = "ba-1") -> str:
+def new_customer(
+    client: Any, status: str = "Approved", account: str | None = "Main account"
+) -> str:
+    """A customer; unless `account` is None, with a billing account of that name, created
+    through TMF666 and named first in the customer's `account` (the one its orders bill)."""
     body: dict[str, Any] = {
         "name": "Journey Customer",
         "status": status,
@@ -75,13 +80,22 @@ def new_customer(client: Any, status: str = "Approved", account: str | None = "b
             "@referredType": "Individual",
         },
     }
-    if account:
-        body["account"] = [
-            {"id": account, "name": "Main account", "@referredType": "BillingAccount"}
-        ]
     response = client.post(CUSTOMERS, json=body)
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    customer_id = str(response.json()["id"])
+    if account:
+        ref = new_billing_account(client, customer_id, account)
+        patched = client.patch(f"{CUSTOMERS}/{customer_id}", json={"account": [ref]})
+        assert patched.status_code == 200, patched.text
+    return customer_id
+
+
+def new_billing_account(client: Any, customer_id: str, name: str) -> dict[str, Any]:
+    """A billing account of the customer, created through TMF666; its reference."""
+    owner = {"id": customer_id, "role": "owner", "@referredType": "Customer"}
+    response = client.post(ACCOUNTS, json={"name": name, "relatedParty": [owner]})
+    assert response.status_code == 201, response.text
+    return {"id": response.json()["id"], "name": name, "@referredType": "BillingAccount"}
 
 
 def order_body(customer_id: str, *items: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -16,12 +16,14 @@ import pytest
 from tests.e2e.checks import INSTANT, JSON_PATCH, assert_tmf_error, send_json
 from tests.e2e.conftest import database_of
 from tests.e2e.ordering_setup import (
+    ACCOUNTS,
     ORDERS,
     PLAN,
     PRODUCTS,
     add,
     fulfil,
     item_states,
+    new_billing_account,
     new_customer,
     notes,
     number_pool,
@@ -46,12 +48,13 @@ class Shop:
     customer: str  # Approved, with a billing account
     initialized: str  # a customer who may not order yet
     others_line: str  # an active line product of another customer
+    others_account: dict[str, Any]  # a billing account of that other customer
 
 
 @pytest.fixture(scope="module")
 def shop(mongo_uri: str) -> Iterator[Shop]:
     with ordering_app(mongo_uri) as application, application.test_client() as client:
-        other = new_customer(client, account="ba-other")
+        other = new_customer(client, account="Other account")
         bought = settle(application, client, order_body(other, add("1", PLAN)))
         assert bought["state"] == "completed", bought
         yield Shop(
@@ -60,6 +63,7 @@ def shop(mongo_uri: str) -> Iterator[Shop]:
             new_customer(client),
             new_customer(client, status="Initialized"),
             bought["productOrderItem"][0]["product"]["id"],
+            new_billing_account(client, other, "Other's second account"),
         )
 
 
@@ -140,6 +144,16 @@ REFUSALS = [
         lambda s: f"item 1: product {s.others_line} is not the customer's",
     ),
     Refusal(
+        "unknown billing account",
+        lambda s: order_body(s.customer, add("1", PLAN), billingAccount={"id": "no-such-account"}),
+        lambda s: "billing account no-such-account does not exist",
+    ),
+    Refusal(
+        "another customer's billing account",
+        lambda s: order_body(s.customer, add("1", PLAN), billingAccount=s.others_account),
+        lambda s: f"billing account {s.others_account['id']} is not the customer's",
+    ),
+    Refusal(
         "delete of an unknown product",
         lambda s: order_body(
             s.customer, {"id": "1", "action": "delete", "product": {"id": "no-such-product"}}
@@ -187,6 +201,14 @@ class TestRejection:
             )
         )
 
+    def test_an_order_billed_to_a_closed_account_is_rejected(self, shop):
+        customer = new_customer(shop.client, account=None)
+        account = new_billing_account(shop.client, customer, "Closed account")
+        closed = shop.client.patch(f"{ACCOUNTS}/{account['id']}", json={"state": "Closed"})
+        assert closed.status_code == 200, closed.text
+        done = rejected(shop, order_body(customer, add("1", PLAN), billingAccount=account))
+        assert notes(done) == [f"rejected: billing account {account['id']} is Closed"]
+
     def test_a_rejected_order_creates_no_product(self, shop):
         customer = new_customer(shop.client)
         rejected(shop, order_body(customer, line_with("1", msisdn="+441632960000")))
@@ -210,7 +232,7 @@ class TestPending:
         fulfil(shop.app)  # a pending order is not worked on
         assert order(shop.client, placed["id"])["state"] == "pending"
 
-        account = {"id": "ba-late", "name": "Given later", "@referredType": "BillingAccount"}
+        account = new_billing_account(shop.client, customer, "Given later")
         patched = shop.client.patch(f"{ORDERS}/{placed['id']}", json={"billingAccount": account})
         assert patched.status_code == 200, patched.text
         assert patched.json()["state"] == "acknowledged"

@@ -1,5 +1,6 @@
-"""A shop for ordering tests: the starter catalog, one customer, the ordering and inventory
-services over a FakeRepository, fake number pool, SIM stock and network, and Fulfilment."""
+"""A shop for ordering tests: the starter catalog, one customer and its billing account, the
+ordering and inventory services over a FakeRepository, fake number pool, SIM stock and
+network, and Fulfilment."""
 
 from __future__ import annotations
 
@@ -43,6 +44,20 @@ def customer(customer_id: str = CUSTOMER_ID, status: str = "Approved") -> dict[s
         "name": "Aoife Byrne",
         "status": status,
         "account": [{"id": "ba-1", "name": "Main account"}],
+    }
+
+
+def billing_account(
+    account_id: str = "ba-1", owner: str = CUSTOMER_ID, state: str = "Active"
+) -> dict[str, Any]:
+    """A billing account (TMF666) as stored: owned by the customer, open."""
+    return {
+        "id": account_id,
+        "name": "Main account",
+        "state": state,
+        "relatedParty": [{"id": owner, "role": "owner", "@referredType": "Customer"}],
+        "currency": "EUR",
+        "timeZone": "Europe/Dublin",
     }
 
 
@@ -116,6 +131,7 @@ class Shop:
             for entity in entities:
                 self.repository.put(collection, entity)
         self.repository.put("customer", customer())
+        self.repository.put("billingAccount", billing_account())
         self.orders = self._service(PRODUCT_ORDER)
         self.cancellations = self._service(CANCEL_PRODUCT_ORDER)
         self.system_orders = self._service(SYSTEM_ORDER)

@@ -20,6 +20,7 @@ from tests.unit.ordering_setup import (
     SIMS,
     Shop,
     add_on,
+    billing_account,
     change,
     customer,
     family,
@@ -281,6 +282,7 @@ class TestRejectedAndPendingOrders:
         shop.repository.put("customer", {**customer(), "account": []})
         order_id = shop.place(line())
         shop.advance(order_id)
+        shop.repository.put("billingAccount", billing_account("ba-9"))
         account = {"id": "ba-9", "@referredType": "BillingAccount"}
         patched = shop.orders.patch(order_id, Patch(MERGE, {"billingAccount": account}))
         assert patched["state"] == "acknowledged"

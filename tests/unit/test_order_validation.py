@@ -11,6 +11,7 @@ from tests.unit.ordering_setup import (
     CUSTOMER_ID,
     Shop,
     add_on,
+    billing_account,
     change,
     customer,
     family,
@@ -148,8 +149,56 @@ class TestTheCustomer:
 
     def test_a_billing_account_on_the_order_needs_no_account_on_the_customer(self, shop):
         shop.repository.put("customer", {**customer(), "account": []})
+        shop.repository.put("billingAccount", billing_account("ba-7"))
         order = order_body(line(), billingAccount={"id": "ba-7"})
         assert verdict_of(shop, order) == ([], [])
+
+
+class TestTheBillingAccount:
+    @pytest.mark.parametrize("state", ["Active", "Suspended"])
+    def test_an_open_account_of_the_customer_is_accepted(self, shop, state):
+        shop.repository.put("billingAccount", billing_account(state=state))
+        assert verdict_of(shop, order_body(line())) == ([], [])
+
+    def test_an_unknown_account_on_the_order_is_a_reason(self, shop):
+        order = order_body(line(), billingAccount={"id": "ba-7"})
+        assert verdict_of(shop, order) == (["billing account ba-7 does not exist"], [])
+
+    def test_an_unknown_account_on_the_items_is_a_reason(self, shop):
+        order = order_body({**line(), "billingAccount": {"id": "ba-7"}})
+        assert verdict_of(shop, order) == (["billing account ba-7 does not exist"], [])
+
+    def test_an_unknown_account_of_the_customer_record_is_a_reason(self, shop):
+        shop.repository.put("customer", {**customer(), "account": [{"id": "ba-7"}]})
+        assert verdict_of(shop, order_body(line())) == (["billing account ba-7 does not exist"], [])
+
+    def test_another_customers_account_is_a_reason(self, shop):
+        shop.repository.put("billingAccount", billing_account("ba-2", owner="c2"))
+        order = order_body(line(), billingAccount={"id": "ba-2"})
+        assert verdict_of(shop, order) == (["billing account ba-2 is not the customer's"], [])
+
+    def test_an_account_naming_no_owner_is_not_the_customers(self, shop):
+        shop.repository.put("billingAccount", {**billing_account(), "relatedParty": []})
+        assert reasons(shop, line()) == ["billing account ba-1 is not the customer's"]
+
+    def test_a_closed_account_is_a_reason(self, shop):
+        shop.repository.put("billingAccount", billing_account(state="Closed"))
+        assert reasons(shop, line()) == ["billing account ba-1 is Closed"]
+
+    def test_every_reason_of_the_account_is_given(self, shop):
+        shop.repository.put("billingAccount", billing_account("ba-2", "c2", "Closed"))
+        assert reasons(shop, line(), billingAccount={"id": "ba-2"}) == [
+            "billing account ba-2 is not the customer's",
+            "billing account ba-2 is Closed",
+        ]
+
+    def test_with_no_customer_only_the_account_itself_is_checked(self, shop):
+        shop.repository.put("billingAccount", billing_account(state="Closed"))
+        order = order_body(line(), relatedParty=[party("c9")], billingAccount={"id": "ba-1"})
+        assert verdict_of(shop, order) == (
+            ["customer c9 does not exist", "billing account ba-1 is Closed"],
+            [],
+        )
 
 
 class TestTheOffering:
