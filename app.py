@@ -2,6 +2,7 @@
 
 python app.py serve    start the database if needed, load demo data, serve the APIs
 python app.py worker   run the event dispatcher and the catalog job runner as their own process
+python app.py rate-usage FILE...   rate CDR files (JSON lines or CSV) through bulk ingestion
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ from adapters.fulfilment_runner import CatalogCache, FulfilmentRunner
 from adapters.jobs import ImportSources, JobRunner, MongoExportFiles
 from adapters.mongo import MongoResources, connect
 from adapters.network import SimulatedNetwork
+from adapters.rating import MongoRatingDirectory, RatingRunner, UsageRating
 from adapters.resource_pools import MongoNumberPool, MongoSimStock
 from adapters.settings import InvalidSettings, Settings, load_settings
 from adapters.subscriptions import MongoSubscriptions
+from domain.account import ACCOUNT_TYPES
 from domain.catalog import CATALOG_TYPES
 from domain.catalog_jobs import EXPORT_JOB, JOB_TYPES, CatalogJobs
 from domain.customer import CUSTOMER
@@ -54,6 +57,7 @@ from domain.ordering import ORDERING_TYPES, SYSTEM_CANCEL, SYSTEM_ORDER
 from domain.query import PageLimits
 from domain.resource import Lookup, ResourceType
 from domain.service import HrefFor, ResourceService
+from domain.usage import USAGE_BATCH, USAGE_CONSUMPTION, USAGE_SPECIFICATION, usage_resource
 from handlers import errors
 from handlers.routing import RoutingGuard
 from handlers.specs import base_path, load_spec
@@ -62,6 +66,9 @@ from handlers.validation import VALIDATORS, BodyLimitMiddleware, ResourceSchemaC
 from handlers.wire import CONTENT_TYPE, JSONIFIER, WireJsonProvider
 
 log = logging.getLogger("bss")
+
+
+USAGE = usage_resource(SystemClock().now)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,14 @@ APIS = (
         stored_schema="{}",
     ),
     Api("inventory.yaml", "handlers.inventory", "productInventory", (PRODUCT,), "{}"),
+    Api("account.yaml", "handlers.account", "accountManagement", ACCOUNT_TYPES),
+    Api(
+        "usage.yaml",
+        "handlers.usage",
+        "usageManagement",
+        (USAGE, USAGE_SPECIFICATION, USAGE_CONSUMPTION, USAGE_BATCH),
+        stored_schema="{}",
+    ),
 )
 # What order fulfilment writes: the same resources without the limits put on clients.
 SYSTEM_TYPES = {
@@ -99,6 +114,10 @@ SYSTEM_TYPES = {
     "cancelProductOrder": SYSTEM_CANCEL,
     "product": SYSTEM_PRODUCT,
 }
+
+
+# the background workers of an API process in dev (settings.jobs) and of `worker`
+BACKGROUND = ("job_runner", "fulfilment_runner", "rating_runner")
 
 
 class UuidIds:
@@ -147,12 +166,19 @@ def build_services(settings: Settings) -> Services:
     runner = JobRunner(db, jobs)
     runner.ensure_indexes()
     fulfilment = _fulfilment_runner(settings, db, repository, system)
+    directory = MongoRatingDirectory(db, CatalogCache(repository), SystemClock())
+    rating = UsageRating(db, repository, resources, directory, SystemClock())
+    rating.ensure_indexes()
+    rating_runner = RatingRunner(db, rating)
+    rating_runner.ensure_indexes()
     services.extra.update(
         db=db,
         subscriptions=subscriptions,
         catalog_jobs=jobs,
         job_runner=runner,
         fulfilment_runner=fulfilment,
+        usage_rating=rating,
+        rating_runner=rating_runner,
     )
     return services
 
@@ -241,15 +267,15 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.Fla
         dispatcher.start()
         services.extra["dispatcher"] = dispatcher
     if settings.jobs:
-        services.extra["job_runner"].start()
-        services.extra["fulfilment_runner"].start()
+        for name in BACKGROUND:
+            services.extra[name].start()
     return app
 
 
 def stop_background(app: connexion.FlaskApp) -> None:
     """Stops the event dispatcher and job runner threads an app started (tests, shutdown)."""
     services = app.app.extensions["bss"]
-    for name in ("dispatcher", "job_runner", "fulfilment_runner"):
+    for name in ("dispatcher", *BACKGROUND):
         worker = services.extra.get(name)
         if worker is not None:
             worker.stop()
@@ -342,7 +368,7 @@ def serve(settings: Settings) -> None:
 
     from adapters import seeding
     from adapters.demo_catalog import starter_catalog
-    from adapters.demo_data import demo_customers
+    from adapters.demo_data import demo_records
     from adapters.resource_pools import seed_demo_pools
 
     if not _port_free(settings.host, settings.port):
@@ -351,7 +377,7 @@ def serve(settings: Settings) -> None:
     try:
         services = build_services(settings)  # fails here, in one line, if the DB is unreachable
         if settings.demo_data:
-            demo = {**starter_catalog(), "customer": [dict(b, id=i) for i, b in demo_customers()]}
+            demo = {**starter_catalog(), **demo_records()}
             created = seeding.load(services.resources, demo)
             created += seed_demo_pools(
                 services.extra["db"], settings.demo_numbers, settings.demo_sims
@@ -376,11 +402,12 @@ def worker(settings: Settings) -> None:
     settings, embedded = _database(settings)
     try:
         services = build_services(settings)
-        runners = [services.extra["job_runner"], services.extra["fulfilment_runner"]]
+        runners = [services.extra[name] for name in BACKGROUND]
         for runner in runners:
             runner.start()
         print(
-            "event dispatcher, catalog job runner and order fulfilment running; Ctrl-C to stop",
+            "event dispatcher, catalog jobs, order fulfilment and usage rating running; "
+            "Ctrl-C to stop",
             flush=True,
         )
         try:
@@ -394,14 +421,45 @@ def worker(settings: Settings) -> None:
             embedded.stop()
 
 
+def rate_usage(settings: Settings, files: list[str]) -> None:
+    """Ingests CDR files (JSON lines or CSV) through bulk rating and prints each report."""
+    from adapters.usage_files import read_usage_file
+
+    paths = [Path(name) for name in files]
+    for path in paths:
+        if not path.is_file():
+            _fail(f"{path}: no such file")
+    settings, embedded = _database(settings)
+    try:
+        services = build_services(settings)
+        for path in paths:
+            batch = services.extra["usage_rating"].ingest(read_usage_file(path), source=path.name)
+            counts = ", ".join(
+                f"{batch[key]} {key}"
+                for key in ("total", "rated", "rejected", "duplicate", "malformed")
+            )
+            print(f"{path}: {counts} (usageBatch {batch['id']})", flush=True)
+            for error in batch.get("error") or []:
+                print(f"  record {error['index']}: {error['reason']}")
+    finally:
+        if embedded:
+            embedded.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "worker"])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "worker", "rate-usage"]
+    )
+    parser.add_argument("files", nargs="*", help="rate-usage: CDR files (.jsonl or .csv)")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
-        {"serve": serve, "worker": worker}[args.command](settings)
+        if args.command == "rate-usage":
+            rate_usage(settings, args.files)
+        else:
+            {"serve": serve, "worker": worker}[args.command](settings)
     except (InvalidSettings, DatabaseUnavailable) as error:
         _fail(str(error))
 
