@@ -167,7 +167,9 @@ def build_services(settings: Settings) -> Services:
     runner.ensure_indexes()
     fulfilment = _fulfilment_runner(settings, db, repository, system)
     directory = MongoRatingDirectory(db, CatalogCache(repository), SystemClock())
-    rating = UsageRating(db, repository, resources, directory, SystemClock())
+    rating = UsageRating(
+        db, repository, resources, directory, SystemClock(), chunk=settings.rating_chunk
+    )
     rating.ensure_indexes()
     rating_runner = RatingRunner(db, rating)
     rating_runner.ensure_indexes()
@@ -432,15 +434,17 @@ def rate_usage(settings: Settings, files: list[str]) -> None:
     settings, embedded = _database(settings)
     try:
         services = build_services(settings)
-        for path in paths:
-            batch = services.extra["usage_rating"].ingest(read_usage_file(path), source=path.name)
-            counts = ", ".join(
-                f"{batch[key]} {key}"
-                for key in ("total", "rated", "rejected", "duplicate", "malformed")
-            )
-            print(f"{path}: {counts} (usageBatch {batch['id']})", flush=True)
-            for error in batch.get("error") or []:
-                print(f"  record {error['index']}: {error['reason']}")
+        with services.extra["db"].client:  # closed once the files are in
+            for path in paths:
+                rating = services.extra["usage_rating"]
+                batch = rating.ingest(read_usage_file(path), source=path.name)
+                counts = ", ".join(
+                    f"{batch[key]} {key}"
+                    for key in ("total", "rated", "rejected", "duplicate", "malformed")
+                )
+                print(f"{path}: {counts} (usageBatch {batch['id']})", flush=True)
+                for error in batch.get("error") or []:
+                    print(f"  record {error['index']}: {error['reason']}")
     finally:
         if embedded:
             embedded.stop()

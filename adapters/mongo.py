@@ -135,7 +135,12 @@ class MongoResources:
         collection = self._db[rtype.collection]
         collection.create_index("id", unique=True)
         if rtype.work_states:
-            collection.create_index(DUE)
+            # sparse: only what is due is in it. With every finished resource in the index
+            # as null, the embedded server read them all on every `_due <= now` query
+            # (0.4 s at 10,000 usage records).
+            if "_due_1" in collection.index_information():
+                collection.drop_index("_due_1")  # the non-sparse one of earlier versions
+            collection.create_index(DUE, sparse=True, name="_due_sparse")
         for path in rtype.filters:
             if path != "id":
                 collection.create_index(path)
@@ -231,6 +236,14 @@ class MongoResources:
         found = self._db[referrer.collection].find(where, {"_id": 0, "id": 1}).limit(limit)
         return [document["id"] for document in found]
 
+    def heard(self, apis: Iterable[str], session: ClientSession | None = None) -> set[str]:
+        """The APIs among `apis` that have a hub subscription."""
+        return {
+            api
+            for api in apis
+            if self._db[HUB].find_one({"api": api}, {"_id": 1}, session=session) is not None
+        }
+
     def append_events(self, events: Sequence[Event], session: ClientSession) -> None:
         """The events go to the outbox with the change. An event of an API nobody subscribes
         to is stored as fanned out already (into nothing): the dispatcher would only mark it
@@ -238,11 +251,7 @@ class MongoResources:
         nothing that happened before."""
         if not events:
             return
-        heard = {
-            api
-            for api in {event.api for event in events}
-            if self._db[HUB].find_one({"api": api}, {"_id": 1}, session=session) is not None
-        }
+        heard = self.heard({event.api for event in events}, session)
         now = datetime.now(UTC)
         documents = [
             {

@@ -334,6 +334,7 @@ class UsageRating:
                 report.error(index, body, reason)
                 continue
             try:
+                check_storable(body)
                 external = body.get("externalId")
                 usage = self._usage.new_resource(body, resource_id=usage_id_for(external))
                 record = parse_record(usage, now)
@@ -407,6 +408,9 @@ class UsageRating:
         book = _ChunkBook(self._balances)
         rater = Rater(self._directory, book, self._clock.now)
         documents, events, outcome = [], [], {"rated": 0, "rejected": 0}
+        # events nobody subscribes to are not written at all: usage comes in millions, and a
+        # subscription registered later is owed nothing that happened before
+        heard = bool(self._resources.heard([self._usage.rtype.api]))
         for item in items:
             if item.record is None:
                 rating = Rating(REJECTED, item.usage.get("statusReason"))
@@ -415,6 +419,8 @@ class UsageRating:
             usage = _rated(item.usage, rating)
             outcome["rejected" if rating.status == REJECTED else "rated"] += 1
             documents.append((usage, item.version))
+            if not heard:
+                continue
             stamp = format_instant(self._clock.now())
             if new:
                 events += self._usage.events(ev.CREATE, usage, 1, stamp)
@@ -424,7 +430,7 @@ class UsageRating:
                 field_path = f"alert.{alert['type']}.{alert['threshold']}"
                 events += self._consumption.events(ALERT, copy.deepcopy(doc), 1, stamp, field_path)
         stamp = format_instant(self._clock.now())
-        for doc, version in book.changed.values():
+        for doc, version in book.changed.values() if heard else ():
             if version == 0:
                 events += self._consumption.events(ev.CREATE, doc, 1, stamp)
         try:
@@ -496,7 +502,6 @@ def _rated(usage: dict[str, Any], rating: Rating) -> dict[str, Any]:
     parties += [party for party in rating.party if party.get("id") not in known]
     if parties:
         rated["relatedParty"] = parties
-    check_storable(rated)
     return rated
 
 

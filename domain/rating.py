@@ -29,6 +29,7 @@ The rules (also in the usage API's description):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -252,7 +253,7 @@ class Rater:
         found: list[tuple[tuple[int, str, str], _Bucket]] = []
         for provider in [*add_ons, line]:
             doc = line_doc if provider is line else self._consumption(provider, line, terms, record)
-            if record.at >= parse_instant(doc["validFor"]["endDateTime"]):
+            if record.at >= _instant(doc["validFor"]["endDateTime"]):
                 continue  # a top-up past its term: its product stays, its allowance expired
             for bucket in doc["bucket"]:
                 zones = set(bucket.get("zone") or ())
@@ -439,13 +440,13 @@ def _alert(
 # periods and documents ----------------------------------------------------------------------
 
 
+# the same product dates are read for every record of a line
+_instant = functools.lru_cache(maxsize=65536)(parse_instant)
+
+
 def _in_service_at(product: Mapping[str, Any], at: datetime) -> bool:
     start, end = product.get("startDate"), product.get("terminationDate")
-    return (
-        bool(start)
-        and parse_instant(str(start)) <= at
-        and (not end or at < parse_instant(str(end)))
-    )
+    return bool(start) and _instant(str(start)) <= at and (not end or at < _instant(str(end)))
 
 
 def _add(start: datetime, amount: int, units: str) -> datetime:
@@ -468,7 +469,7 @@ def allowance_period(
     product: Mapping[str, Any], terms: AccountTerms, at: datetime
 ) -> tuple[datetime, datetime]:
     """The period the product's allowances count over at `at` (see the module rules)."""
-    start = parse_instant(str(product["startDate"]))
+    start = _instant(str(product["startDate"]))
     for price in product.get("productPrice") or []:
         if price.get("priceType") != "recurring":
             continue
@@ -513,7 +514,6 @@ def new_consumption(
             "name": f"{provider.get('name', provider['id'])} {kind.label}",
             "usageType": kind.usage_type,
             "zone": sorted(zones),
-            "product": _ref(provider, "Product"),
             "initialValue": {"amount": initial, "units": units},
             "usedValue": {"amount": 0, "units": units},
             "remainingValue": {"amount": initial, "units": units},

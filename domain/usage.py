@@ -25,7 +25,7 @@ from domain import events as ev
 from domain.errors import InvalidRequest
 from domain.instants import parse_instant
 from domain.lifecycle import Lifecycle
-from domain.query import AttrType
+from domain.query import AttrType, Criterion
 from domain.resource import Lookup, ResourceType, Rules
 
 DATA, VOICE, SMS = "data", "voice", "sms"
@@ -155,6 +155,10 @@ class UsageRules(Rules):
             )
 
 
+def _by_external_id(raw: str) -> tuple[Criterion, ...]:
+    return (Criterion("id", "eq", tuple(usage_id_for(value) for value in raw.split(","))),)
+
+
 def usage_resource(clock_now: Any) -> ResourceType:
     """The usage resource, its rules reading the time from `clock_now`."""
     return ResourceType(
@@ -180,11 +184,11 @@ def usage_resource(clock_now: Any) -> ResourceType:
             "status": AttrType.STRING,
             "usageType": AttrType.STRING,
             "usageDate": AttrType.INSTANT,
-            "externalId": AttrType.STRING,
             "relatedParty.id": AttrType.STRING,
             "ratedProductUsage.productRef.id": AttrType.STRING,
-            "ratedProductUsage.isBilled": AttrType.BOOLEAN,
         },
+        # the id is derived from the externalId: no index of its own to write per record
+        derived_filters={"externalId": _by_external_id},
         instant_keys=frozenset({"usageDate", "ratingDate", "startDateTime", "endDateTime"}),
         immutable=frozenset({"@baseType", "externalId", "usageDate", "usageType"}),
         lifecycle=USAGE_LIFECYCLE,
@@ -245,8 +249,6 @@ USAGE_CONSUMPTION = ResourceType(
         "product.id": AttrType.STRING,
         "msisdn": AttrType.STRING,
         "billingAccount.id": AttrType.STRING,
-        "relatedParty.id": AttrType.STRING,
-        "validFor.startDateTime": AttrType.INSTANT,
     },
     instant_keys=frozenset({"startDateTime", "endDateTime", "reachedDate", "lastUsageDate"}),
     event_kinds=frozenset({ev.CREATE, ALERT}),
