@@ -437,7 +437,13 @@ def rate_usage(settings: Settings, files: list[str]) -> None:
         with services.extra["db"].client:  # closed once the files are in
             for path in paths:
                 rating = services.extra["usage_rating"]
-                batch = rating.ingest(read_usage_file(path), source=path.name)
+                try:
+                    batch = rating.ingest(read_usage_file(path), source=path.name)
+                except (pymongo.errors.PyMongoError, DomainError) as error:
+                    _fail(
+                        f"{path}: rating stopped ({error}); what was stored is kept: send "
+                        "the file again, records already received are skipped"
+                    )
                 counts = ", ".join(
                     f"{batch[key]} {key}"
                     for key in ("total", "rated", "rejected", "duplicate", "malformed")

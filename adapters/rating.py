@@ -25,6 +25,7 @@ import copy
 import itertools
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +58,15 @@ CACHE_LIMIT = 200_000  # entries per cache; cleared when exceeded (memory stays 
 ATTEMPTS = 5
 LEASES = "ratingLease"
 TURN = "turn"
+# what rating reads of a product (the cache holds thousands: not their order history)
+PRODUCT_FIELDS = dict.fromkeys(
+    (
+        "id", "name", "status", "startDate", "terminationDate", "billingAccount",
+        "relatedParty", "productPrice", "productCharacteristic", "realizingResource",
+        "productTerm", "productRelationship",
+    ),
+    1,
+) | {"_id": 0}  # fmt: skip
 
 
 def groups(values: Iterable[Any], size: int = IN_GROUP) -> Iterator[list[Any]]:
@@ -75,9 +85,13 @@ class _Timed:
         entry = self.entries.get(key)
         return entry is not None and at < entry[0] - SKEW
 
-    def put(self, key: str, read_at: datetime, value: Any) -> None:
+    def trim(self) -> None:
+        """Empties a full cache before a chunk's reads, never during them: a chunk's rating
+        relies on every entry its prefetch found fresh or put."""
         if len(self.entries) >= CACHE_LIMIT:
             self.entries.clear()
+
+    def put(self, key: str, read_at: datetime, value: Any) -> None:
         self.entries[key] = (read_at, value)
 
     def get(self, key: str) -> Any:
@@ -98,6 +112,8 @@ class MongoRatingDirectory:
 
     def prefetch(self, records: Sequence[UsageRecord]) -> None:
         """Reads what rating the records needs and the cache cannot answer, in batches."""
+        for cache in (self._lines, self._add_ons, self._accounts):
+            cache.trim()
         read_at = self._clock.now()
         numbers: dict[str, datetime] = {}  # the latest usage instant per number
         for record in records:
@@ -106,7 +122,8 @@ class MongoRatingDirectory:
         for msisdn in stale:
             self._lines.put(msisdn, read_at, [])
         for chunk in groups(stale):
-            for product in self._db.product.find({"realizingResource.id": {"$in": chunk}}, HIDDEN):
+            where = {"realizingResource.id": {"$in": chunk}}
+            for product in self._db.product.find(where, PRODUCT_FIELDS):
                 for ref in product.get("realizingResource") or []:
                     if ref.get("@referredType") == MSISDN and ref.get("id") in stale:
                         self._lines.get(ref["id"]).append(product)
@@ -122,7 +139,7 @@ class MongoRatingDirectory:
             self._add_ons.put(line_id, read_at, [])
         for chunk in groups(stale):
             where = {"productRelationship.product.id": {"$in": chunk}}
-            for product in self._db.product.find(where, HIDDEN):
+            for product in self._db.product.find(where, PRODUCT_FIELDS):
                 for relation in product.get("productRelationship") or []:
                     if (target := (relation.get("product") or {}).get("id")) in stale:
                         self._add_ons.get(target).append(product)
@@ -240,8 +257,20 @@ class _Item:
 
     index: int
     usage: dict[str, Any]
-    record: UsageRecord
+    record: UsageRecord | None  # None: stored, but no longer well-formed (rejected)
     version: int = 0  # of the stored record (the runner's), 0 for a new one
+
+
+@dataclass
+class _Prepared:
+    """A rated chunk, ready to be written."""
+
+    book: _ChunkBook
+    new: bool  # inserted (bulk) or replacing stored records (the runner)
+    documents: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    rated: int = 0
+    rejected: int = 0
 
 
 @dataclass
@@ -300,13 +329,28 @@ class UsageRating:
     def ingest(
         self, records: Iterable[Any], source: str, description: str | None = None
     ) -> dict[str, Any]:
-        """Rates and stores new records, chunk by chunk; returns the UsageBatch report."""
+        """Rates and stores new records, chunk by chunk; returns the UsageBatch report.
+
+        Pipelined: while one chunk is written (the database works), the next is parsed and
+        rated (this process works) against the balances the first left. Should the write
+        fail (records already received, a balance another rater changed), both chunks are
+        rated again from what the database holds.
+        """
         started = format_instant(self._clock.now())
         report = BatchReport()
         numbered = enumerate(records)
-        while chunk := list(itertools.islice(numbered, self.chunk)):
-            report.total += len(chunk)
-            self._ingest_chunk(chunk, report)
+        with ThreadPoolExecutor(1, thread_name_prefix="rating-writer") as writer:
+            pending: tuple[list[_Item], _Prepared, Future[None]] | None = None
+            while chunk := list(itertools.islice(numbered, self.chunk)):
+                report.total += len(chunk)
+                items = self._parse(chunk, report)
+                prepared = self._prepare(items, new=True)
+                if pending is not None and not self._settled(pending, report):
+                    self._balances.forget(prepared.book.read)  # rated on what failed
+                    prepared = self._prepare(items, new=True)
+                pending = (items, prepared, writer.submit(self._commit, prepared))
+            if pending is not None:
+                self._settled(pending, report)
         batch = {
             "description": description,
             "source": source,
@@ -323,7 +367,37 @@ class UsageRating:
         }
         return self._batches.create({k: v for k, v in batch.items() if v is not None})
 
-    def _ingest_chunk(self, chunk: list[tuple[int, Any]], report: BatchReport) -> None:
+    def _settled(
+        self, pending: tuple[list[_Item], _Prepared, Future[None]], report: BatchReport
+    ) -> bool:
+        """Waits for a chunk's write: True when it went in as rated; otherwise the chunk
+        was rated and written again (False: what was rated after it must be too)."""
+        items, prepared, written = pending
+        try:
+            written.result()
+        except (ConcurrentUpdate, Duplicates, pymongo.errors.PyMongoError) as error:
+            self._balances.forget(prepared.book.read)
+            if isinstance(error, Duplicates):
+                items = self._without_stored(items, report)
+            self._rate_until_written(items, report)
+            return False
+        report.rated += prepared.rated
+        report.rejected += prepared.rejected
+        return True
+
+    def _rate_until_written(self, items: list[_Item], report: BatchReport) -> None:
+        for _ in range(ATTEMPTS):
+            try:
+                self._rate_chunk(items, report, new=True)
+                return
+            except Duplicates:
+                items = self._without_stored(items, report)
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate("rating kept colliding with another rater; send the rest again")
+
+    def _parse(self, chunk: list[tuple[int, Any]], report: BatchReport) -> list[_Item]:
+        """The chunk's well-formed records; the others are reported."""
         items: list[_Item] = []
         seen: set[str] = set()
         now = self._clock.now()
@@ -348,15 +422,7 @@ class UsageRating:
                 continue
             seen.add(usage["id"])
             items.append(_Item(index, usage, record))
-        for _ in range(ATTEMPTS):
-            try:
-                self._rate_chunk(items, report, new=True)
-                return
-            except Duplicates:
-                items = self._without_stored(items, report)
-            except ConcurrentUpdate:
-                continue
-        raise ConcurrentUpdate("rating kept colliding with another rater; send the rest again")
+        return items
 
     def _without_stored(self, items: list[_Item], report: BatchReport) -> list[_Item]:
         stored: set[str] = set()
@@ -386,39 +452,51 @@ class UsageRating:
                 except DomainError as error:  # stored before a rule got stricter
                     record = None
                     document["statusReason"] = str(error)
-                items.append(_Item(0, document, record, version))  # type: ignore[arg-type]
+                items.append(_Item(0, document, record, version))
         rated = 0
         for chunk in groups(items, self.chunk):
-            for _ in range(ATTEMPTS):
-                try:
-                    self._rate_chunk(chunk, BatchReport(), new=False)
-                    rated += len(chunk)
-                    break
-                except (ConcurrentUpdate, Duplicates):
-                    continue
+            try:
+                self._rate_chunk(chunk, BatchReport(), new=False)
+                rated += len(chunk)
+            except ConcurrentUpdate:  # a record or balance changed: read again next pass
+                continue
         return rated
 
     # the way through ----------------------------------------------------------------------
 
     def _rate_chunk(self, items: list[_Item], report: BatchReport, *, new: bool) -> None:
         """Rates the items and writes them, their balances and events in one transaction."""
-        if not items:
-            return
+        prepared = self._prepare(items, new=new)
+        try:
+            self._commit(prepared)
+        except (ConcurrentUpdate, Duplicates, pymongo.errors.PyMongoError):
+            self._balances.forget(prepared.book.read)
+            raise
+        report.rated += prepared.rated
+        report.rejected += prepared.rejected
+
+    def _prepare(self, items: list[_Item], *, new: bool) -> _Prepared:
+        """Rates the items in memory. The balances they change are kept as if written
+        (the next chunk is rated against them); a failed write must forget them."""
         self._directory.prefetch([item.record for item in items if item.record is not None])
         book = _ChunkBook(self._balances)
         rater = Rater(self._directory, book, self._clock.now)
-        documents, events, outcome = [], [], {"rated": 0, "rejected": 0}
+        prepared = _Prepared(book, new)
         # events nobody subscribes to are not written at all: usage comes in millions, and a
         # subscription registered later is owed nothing that happened before
         heard = bool(self._resources.heard([self._usage.rtype.api]))
+        events = prepared.events
         for item in items:
             if item.record is None:
                 rating = Rating(REJECTED, item.usage.get("statusReason"))
             else:
                 rating = rater.rate(item.record, item.usage["id"])
             usage = _rated(item.usage, rating)
-            outcome["rejected" if rating.status == REJECTED else "rated"] += 1
-            documents.append((usage, item.version))
+            if rating.status == REJECTED:
+                prepared.rejected += 1
+            else:
+                prepared.rated += 1
+            prepared.documents.append((usage, item.version))
             if not heard:
                 continue
             stamp = format_instant(self._clock.now())
@@ -433,26 +511,16 @@ class UsageRating:
         for doc, version in book.changed.values() if heard else ():
             if version == 0:
                 events += self._consumption.events(ev.CREATE, doc, 1, stamp)
-        try:
-            in_transaction(
-                self._db, lambda session: self._write(documents, book, events, new, session)
-            )
-        except (ConcurrentUpdate, Duplicates, pymongo.errors.PyMongoError):
-            self._balances.forget(book.read)
-            raise
         self._balances.written(book.changed)
-        report.rated += outcome["rated"]
-        report.rejected += outcome["rejected"]
+        return prepared
 
-    def _write(
-        self,
-        documents: list[tuple[dict[str, Any], int]],
-        book: _ChunkBook,
-        events: list[Event],
-        new: bool,
-        session: ClientSession,
-    ) -> None:
-        if new:
+    def _commit(self, prepared: _Prepared) -> None:
+        if prepared.documents:
+            in_transaction(self._db, lambda session: self._write(prepared, session))
+
+    def _write(self, prepared: _Prepared, session: ClientSession) -> None:
+        documents, book = prepared.documents, prepared.book
+        if prepared.new:
             stored = [{**usage, VERSION: 1} for usage, _ in documents]
             try:
                 self._db.usage.insert_many(stored, session=session)
@@ -480,7 +548,7 @@ class UsageRating:
                 raise
             if result.matched_count + len(result.upserted_ids) != len(writes):
                 raise ConcurrentUpdate("a balance changed while records were rated")
-        self._resources.append_events(events, session)
+        self._resources.append_events(prepared.events, session)
 
 
 def _duplicate_key(error: pymongo.errors.BulkWriteError) -> bool:

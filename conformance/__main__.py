@@ -3,8 +3,11 @@
 Exit status: 0 when every check passed, 1 when some failed, 2 when the run could not start.
 Against a server, the run creates customers, places orders and registers hub listeners (with
 callbacks on the unresolvable .invalid domain) there: aim it at a test instance, never at
-production. For --api inventory it orders mobile lines for a customer of its own, which needs
-the server's demo data (starter catalog, number and SIM pools) and order fulfilment running.
+production. For --api account it creates billing accounts of a demo customer on a demo bill
+cycle, which needs the server's demo data. For --api inventory and usage it orders mobile
+lines for a customer of its own, which needs the server's demo data (starter catalog, number
+and SIM pools) and order fulfilment running; --api usage then sends usage batches: records of
+such a line (rated) and of a number no line has (rejected).
 """
 
 from __future__ import annotations

@@ -12,15 +12,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import schemathesis
 from schemathesis.engine import events, from_schema
 
+from adapters.demo_data import CYCLES, demo_customers, demo_records
 from adapters.settings import load_settings
 from conformance import tmf_checks  # noqa: F401 - registers the tmf_ checks
 from conformance.report import Finding, Report, record
+from domain.instants import format_instant
+from domain.inventory import MSISDN, realizing
 from domain.ordering import WORKING
 from handlers.specs import base_path, load_spec
 
@@ -47,6 +52,8 @@ CHECKS = (
 ITEM = "/{id}"
 DEMO_POOL_SIZE = 20  # numbers and SIMs in our app, for the lines the seeding orders
 SETTLE_SECONDS = 60.0  # how long seeding waits for order fulfilment
+# a mobile number no line ever had (outside the demo pools): its usage is rejected
+UNKNOWN_NUMBER = "+353899999999"
 POLL_SECONDS = 0.2  # between two looks at a remote server's orders
 
 
@@ -63,7 +70,9 @@ class ApiUnderTest:
     # per collection path whose items the run must not create with its sample: how to get some
     # (a collection without POST, items in another state than the one a POST gives)
     items: Mapping[str, Items] = field(default_factory=dict)
-    # the seeding orders products: the server needs its starter catalog and number and SIM pools
+    # the server needs its demo data, as `serve` loads it: the seeding orders products
+    # (starter catalog, number and SIM pools) and names demo customers, bill cycles and usage
+    # specifications
     demo_data: bool = False
     # The coverage phase (every schema constraint broken in turn, unbounded by max_examples)
     # builds bodies around values earlier responses held. Off where those values are deep: a
@@ -166,6 +175,103 @@ def _products(server: Server, count: int) -> list[str]:
     ]
 
 
+def _cycle_specification(server: Server, number: int) -> dict[str, Any]:
+    return {
+        "name": f"Conformance cycle {number}",
+        "frequency": "monthly",
+        "billingDateShift": number % 28,  # periods from day 1..28
+        "paymentDueDateOffset": 14,
+    }
+
+
+def _billing_account(server: Server, number: int) -> dict[str, Any]:
+    """An account of a demo customer on a demo bill cycle, with every extension of ours."""
+    customer_id, customer = demo_customers()[0]
+    cycle_id, cycle_name, _ = CYCLES[-1]
+    owner = {"id": customer_id, "name": customer["name"], "role": "owner"}
+    cycle = {"id": cycle_id, "name": cycle_name, "@referredType": "BillingCycleSpecification"}
+    return {
+        "name": f"Conformance account {number}",
+        "relatedParty": [{**owner, "@referredType": "Customer"}],
+        "billStructure": {"cycleSpecification": cycle},
+        "currency": "EUR",
+        "timeZone": "Europe/Dublin",
+        "taxProfile": {"country": "IE"},
+        "creditLimit": {"unit": "EUR", "value": 150},
+        "spendCap": {"unit": "EUR", "value": 50},
+        "barAtSpendCap": False,
+    }
+
+
+def _usage_record(msisdn: str) -> dict[str, Any]:
+    """A data session of the number, now (a line only rates usage since it started)."""
+    return {
+        "usageDate": format_instant(datetime.now(UTC)),
+        "usageType": "data",
+        "externalId": f"conformance-{uuid.uuid4().hex}",  # new on every run against a server
+        "usageSpecification": {"id": "us-data", "@referredType": "UsageSpecification"},
+        "usageCharacteristic": [
+            {"name": "msisdn", "value": msisdn, "valueType": "string"},
+            {"name": "bytes", "value": 3_000_000, "valueType": "integer"},
+        ],
+    }
+
+
+def _usage(server: Server, number: int) -> dict[str, Any]:
+    # stored `received`: nothing rates it during the run
+    return _usage_record(UNKNOWN_NUMBER)
+
+
+def _usage_batch(server: Server, number: int) -> dict[str, Any]:
+    return {"description": f"Conformance batch {number}", "usage": [_usage_record(UNKNOWN_NUMBER)]}
+
+
+def _line(server: Server) -> tuple[str, str]:
+    """The id and MSISDN of a mobile line a completed order gave."""
+    [order] = _completed_orders(server, 1)
+    product_id = order["productOrderItem"][0]["product"]["id"]
+    product = server.read(f"{_path('inventory.yaml', '/product')}/{product_id}")
+    msisdn = realizing(product, MSISDN)
+    if msisdn is None:
+        raise RuntimeError(f"cannot seed: product {product_id} has no MSISDN")
+    return product_id, msisdn
+
+
+def _rate(server: Server, records: list[dict[str, Any]], rated: int) -> list[str]:
+    """The ids of the records once a usage batch has rated them (`rated` of them rated, the
+    others rejected); a batch is rated at once, no background rating is waited for."""
+    batch = server.create(_path("usage.yaml", "/usageBatch"), {"usage": records})
+    if (batch["rated"], batch["rejected"]) != (rated, len(records) - rated):
+        raise RuntimeError(f"cannot seed: usage batch {batch['id']} gave {batch}")
+    return [_usage_found(server, "/usage", 1, externalId=r["externalId"])[0] for r in records]
+
+
+def _usage_found(server: Server, collection: str, count: int, **filters: str) -> list[str]:
+    """The ids of the first `count` items of the usage API's collection that match."""
+    path = f"{_path('usage.yaml', collection)}?{urlencode(filters)}"
+    found = [str(item["id"]) for item in server.read(path)]
+    if len(found) < count:
+        raise RuntimeError(f"cannot seed: GET {path} found {len(found)}, not {count}")
+    return found[:count]
+
+
+def _rated_usage(server: Server, count: int) -> list[str]:
+    """For the operations on a record (GET first, DELETE last): one rated on a mobile line
+    (allowance used, so it holds ratedProductUsage), then records of a number no line ever
+    had, rejected, which DELETE may delete (a record that counts stays)."""
+    _, msisdn = _line(server)
+    records = [_usage_record(msisdn)]
+    records += [_usage_record(UNKNOWN_NUMBER) for _ in range(count - 1)]
+    return _rate(server, records, rated=1)
+
+
+def _consumptions(server: Server, count: int) -> list[str]:
+    """Balances: the API has no POST, rating usage of a line opens them."""
+    product_id, msisdn = _line(server)
+    _rate(server, [_usage_record(msisdn)], rated=1)
+    return _usage_found(server, "/usageConsumption", count, **{"product.id": product_id})
+
+
 APIS = {
     "customer": ApiUnderTest("customer.yaml", {"/customer": _customer, "/hub": _listener}),
     "catalog": ApiUnderTest(
@@ -194,6 +300,26 @@ APIS = {
     ),
     "inventory": ApiUnderTest(
         "inventory.yaml", {"/hub": _listener}, items={"/product": _products}, demo_data=True
+    ),
+    "account": ApiUnderTest(
+        "account.yaml",
+        {
+            "/billingAccount": _billing_account,
+            "/billingCycleSpecification": _cycle_specification,
+            "/hub": _listener,
+        },
+        demo_data=True,
+    ),
+    "usage": ApiUnderTest(
+        "usage.yaml",
+        {
+            "/usage": _usage,
+            "/usageSpecification": _named("usage specification", lifecycleStatus="Active"),
+            "/usageBatch": _usage_batch,
+            "/hub": _listener,
+        },
+        items={"/usage": _rated_usage, "/usageConsumption": _consumptions},
+        demo_data=True,
     ),
 }
 
@@ -247,12 +373,15 @@ class Server:
                 )
             self.wait()
 
-    def _order(self, order_id: str) -> dict[str, Any]:
-        url = f"{self.url}{_path('ordering.yaml', '/productOrder')}/{order_id}"
-        response = self.client.get(url)
+    def read(self, path: str) -> Any:
+        """GET a path from the server's root; anything but a 200 ends the seeding."""
+        response = self.client.get(self.url + path)
         if response.status_code != 200:
-            raise RuntimeError(f"cannot seed: GET {url} answered {response.status_code}")
-        return dict(response.json())
+            raise RuntimeError(f"cannot seed: GET {self.url}{path} answered {response.status_code}")
+        return response.json()
+
+    def _order(self, order_id: str) -> dict[str, Any]:
+        return dict(self.read(f"{_path('ordering.yaml', '/productOrder')}/{order_id}"))
 
 
 def prepare(server: Server, api: ApiUnderTest) -> dict[str, Any]:
@@ -388,7 +517,7 @@ def our_app(mongo_uri: str, api: ApiUnderTest) -> Iterator[Any]:
     db = services.extra["db"]
     try:
         if api.demo_data:
-            seeding.load(services.resources, starter_catalog())
+            seeding.load(services.resources, {**starter_catalog(), **demo_records()})
             seed_demo_pools(db, DEMO_POOL_SIZE, DEMO_POOL_SIZE)
         yield app
     finally:

@@ -244,12 +244,9 @@ USAGE_CONSUMPTION = ResourceType(
             "lastUsageDate",
         }
     ),
-    filters={
-        "id": AttrType.STRING,
-        "product.id": AttrType.STRING,
-        "msisdn": AttrType.STRING,
-        "billingAccount.id": AttrType.STRING,
-    },
+    # Only what a self-care app needs (its products' balances: the product id comes from the
+    # inventory, e.g. ?msisdn=): every index is rewritten with each balance change.
+    filters={"id": AttrType.STRING, "product.id": AttrType.STRING},
     instant_keys=frozenset({"startDateTime", "endDateTime", "reachedDate", "lastUsageDate"}),
     event_kinds=frozenset({ev.CREATE, ALERT}),
 )
