@@ -14,9 +14,11 @@ rolls back, forgets what it had cached, and rates the chunk again.
 
 Reads are batched: the embedded server answers an `$in` of n ids in time growing with n², so
 lookups go by groups of IN_GROUP ids. Products, accounts and balances are cached between
-chunks: a product or account read at instant L describes it correctly for any usage before L
-(later changes start later), so the cache answers for records older than L - SKEW and is
-refreshed for newer ones; balances are checked by version when written.
+chunks: a product or account read at instant L describes its dates correctly for any usage
+before L (later changes start later), so the cache answers for records older than L - SKEW
+and is refreshed for newer ones; and it is refreshed after CACHE_TTL whatever the records, so
+that an undated change (a suspension, new account terms) is seen within seconds. Balances are
+checked by version when written.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from domain.usage import ALERT, REJECTED, UsageRecord, parse_record, usage_id_fo
 log = logging.getLogger("bss.rating")
 IN_GROUP = 25
 SKEW = timedelta(seconds=5)
+CACHE_TTL = timedelta(seconds=10)
 CACHE_LIMIT = 200_000  # entries per cache; cleared when exceeded (memory stays bounded)
 ATTEMPTS = 5
 LEASES = "ratingLease"
@@ -81,9 +84,11 @@ class _Timed:
     def __init__(self) -> None:
         self.entries: dict[str, tuple[datetime, Any]] = {}
 
-    def fresh_for(self, key: str, at: datetime) -> bool:
+    def fresh_for(self, key: str, at: datetime, now: datetime) -> bool:
+        """Whether the entry may answer for a record dated `at`: read after it happened, and
+        recently enough that an undated change (a suspension, new account terms) shows."""
         entry = self.entries.get(key)
-        return entry is not None and at < entry[0] - SKEW
+        return entry is not None and at < entry[0] - SKEW and now - entry[0] < CACHE_TTL
 
     def trim(self) -> None:
         """Empties a full cache before a chunk's reads, never during them: a chunk's rating
@@ -118,7 +123,7 @@ class MongoRatingDirectory:
         numbers: dict[str, datetime] = {}  # the latest usage instant per number
         for record in records:
             numbers[record.msisdn] = max(numbers.get(record.msisdn, record.at), record.at)
-        stale = {m for m, at in numbers.items() if not self._lines.fresh_for(m, at)}
+        stale = {m for m, at in numbers.items() if not self._lines.fresh_for(m, at, read_at)}
         for msisdn in stale:
             self._lines.put(msisdn, read_at, [])
         for chunk in groups(stale):
@@ -134,7 +139,7 @@ class MongoRatingDirectory:
                 lines[line["id"]] = max(lines.get(line["id"], at), at)
                 if account_id := (line.get("billingAccount") or {}).get("id"):
                     accounts[account_id] = max(accounts.get(account_id, at), at)
-        stale = {i for i, at in lines.items() if not self._add_ons.fresh_for(i, at)}
+        stale = {i for i, at in lines.items() if not self._add_ons.fresh_for(i, at, read_at)}
         for line_id in stale:
             self._add_ons.put(line_id, read_at, [])
         for chunk in groups(stale):
@@ -143,7 +148,7 @@ class MongoRatingDirectory:
                 for relation in product.get("productRelationship") or []:
                     if (target := (relation.get("product") or {}).get("id")) in stale:
                         self._add_ons.get(target).append(product)
-        stale = {a for a, at in accounts.items() if not self._accounts.fresh_for(a, at)}
+        stale = {a for a, at in accounts.items() if not self._accounts.fresh_for(a, at, read_at)}
         for account_id in stale:
             self._accounts.put(account_id, read_at, None)
         for chunk in groups(stale):

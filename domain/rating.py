@@ -168,6 +168,7 @@ class Rater:
         zone, international = zone_of(record.country), is_international(record)
         quantity = charged_quantity(record)
         line_doc = self._consumption(line, line, terms, record)
+        _apply_cap(line_doc, terms)
         buckets = self._buckets(line, terms, record, zone, international, line_doc)
         takes, rest = [], quantity
         for bucket in buckets:
@@ -414,6 +415,18 @@ def _spend(line_doc: dict[str, Any], before: Decimal, context: _Context) -> list
         if threshold == 100 and context.terms.bar_at_spend_cap:
             line_doc["barred"] = True
     return alerts
+
+
+def _apply_cap(line_doc: dict[str, Any], terms: AccountTerms) -> None:
+    """The account's spend cap as it is now (it may change within a period): barred while
+    the spend has reached it and the account bars at the cap."""
+    if terms.spend_cap is None:
+        line_doc.pop("spendCap", None)
+        line_doc["barred"] = False
+        return
+    line_doc["spendCap"] = {"unit": terms.currency, "value": terms.spend_cap}
+    spent = Decimal(line_doc["outOfBundleCharge"]["taxIncludedAmount"]["value"])
+    line_doc["barred"] = terms.bar_at_spend_cap and spent >= terms.spend_cap
 
 
 def _crossed(before: Decimal, after: Decimal, limit: Decimal) -> list[int]:

@@ -120,6 +120,8 @@ def parse_record(usage: Mapping[str, Any], now: datetime | None = None) -> Usage
 
 
 def _count(value: Any, name: str, minimum: int) -> int:
+    if value is None:
+        raise InvalidRequest(f"{name}: missing; this type of usage is rated on it")
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):

@@ -1,7 +1,9 @@
 """The resource types the TMF rule tests run against: one row per resource type.
 
 A new resource (product offering, product order, ...) joins every rule test of
-test_tmf_rules.py and test_bad_input.py by adding a `ResourceCase` to `CASES`.
+test_tmf_rules.py and test_bad_input.py by adding a `ResourceCase` to `CASES`. A test that
+needs what a resource lacks (a state, an instant filter, an array attribute, an operation
+clients may do) runs only for the resources that have it.
 
 Sample bodies are numbered: sample `n` differs from every other sample in each filterable
 attribute (except where `value_of` repeats on purpose, to give sorts ties), and its instants
@@ -11,7 +13,7 @@ grow with `n`, so range filters and sorts have a known answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,11 +33,12 @@ class StateRule:
     # a state a client may move the initial state to; None where only the server changes
     # the state (an order moves through fulfilment, a product through orders)
     allowed: str | None
-    illegal: str  # a state the initial state may not move to
+    # a state the initial state may not move to; None where it may move to every other
+    illegal: str | None
     allowed_from_initial: tuple[str, ...]  # what a refused transition must name
 
 
-CREATE, DELETE = "create", "delete"
+CREATE, PATCH, DELETE = "create", "patch", "delete"
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,11 @@ class ResourceCase:
     new_body: Callable[[int], dict[str, Any]]  # a valid create body: sample n
     change: Mapping[str, Any]  # a merge patch that changes an attribute of any sample
     optional_attribute: str  # present in every sample and removable (merge patch null)
-    list_attribute: str  # an array attribute of objects
+    list_attribute: str | None  # an array attribute of objects, if the resource has one
     mandatory: tuple[str, ...]  # required in a create body; no patch may remove them
-    state: StateRule
+    state: StateRule | None  # None: the resource has no lifecycle
     filterable: tuple[Filterable, ...]
-    range_attribute: str  # an instant filter, for .gte/.lt
+    range_attribute: str | None  # an instant filter, for .gte/.lt, if the resource has one
     nested_field: str  # a nested attribute for ?fields=
     sort_keys: tuple[str, str]  # two sortable attributes; the first has ties among samples
     not_patchable: Mapping[str, Any]  # attribute -> a value a client might try to set
@@ -60,13 +63,24 @@ class ResourceCase:
     # attributes the server rewrites on every change (lastUpdate, version): a test expecting
     # a resource after a change compares the rest, and only that these are present
     server_set: frozenset[str] = frozenset()
-    # what clients may do besides reading and patching: CREATE (POST) and DELETE (of a new
+    # what clients may do besides reading: CREATE (POST), PATCH and DELETE (of a new
     # sample). Samples of a resource clients cannot create are written by the app's own
     # service for it, as the server writes them (a product: by order fulfilment).
-    operations: frozenset[str] = frozenset({CREATE, DELETE})
+    operations: frozenset[str] = frozenset({CREATE, PATCH, DELETE})
+    # what the samples refer to and must exist first (an account's owning customer), by
+    # collection path, with their ids: see `prepare`
+    given: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.name
+
+    def prepare(self, client: Any) -> None:
+        """Stores what the samples refer to, as given (an import: nothing changes when it is
+        there already), before a sample is written to the app behind `client`."""
+        services = client.app.app.extensions["bss"]  # the connexion app behind the client
+        for path, resources in self.given.items():
+            for resource in resources:
+                services.resources[path].put(resource)
 
     def add(self, client: Any, body: dict[str, Any]) -> dict[str, Any]:
         """A new resource of this type, as a client reads it."""
@@ -514,7 +528,7 @@ PRODUCT_ORDER = ResourceCase(
         {"orderDate", "requestedCompletionDate", "requestedStartDate", "completionDate", "date"}
     ),
     server_set=frozenset({"orderDate"}),  # set once, when the order is placed
-    operations=frozenset({CREATE}),  # only an order that has ended can be deleted
+    operations=frozenset({CREATE, PATCH}),  # only an order that has ended can be deleted
 )
 
 
@@ -598,9 +612,333 @@ PRODUCT = ResourceCase(
     wrong_types={"name": 42, "description": ["x"], "isCustomerVisible": "yes"},
     bad_enums={"status": "Dormant"},
     instant_keys=frozenset({"startDate", "terminationDate", "orderDate"}),
-    operations=frozenset(),  # fulfilment creates and ends products
+    operations=frozenset({PATCH}),  # fulfilment creates and ends products
 )
 
 ORDER_CASES = (PRODUCT_ORDER, PRODUCT)
 
-CASES = (CUSTOMER, *CATALOG_CASES, *ORDER_CASES)
+
+# --- TMF666 Account Management -------------------------------------------------------------
+# An account belongs to a customer that exists: every sample's owner is ACCOUNT_OWNER, which
+# `ResourceCase.prepare` stores first. Cycle specifications have no state, no array and no
+# instant filter.
+
+ACCOUNT_API = "/tmf-api/accountManagement/v4"
+ACCOUNT_OWNER = {
+    "id": "account-owner",
+    "name": "Account Owner",
+    "status": "Approved",
+    "engagedParty": {"id": "party-owner", "name": "Account Owner", "@referredType": "Individual"},
+}
+ACCOUNT_STATES = ("Active", "Suspended")  # the states an account may be created in
+CURRENCIES = ("EUR", "GBP", "USD")
+TAX_COUNTRIES = ("IE", "FR", "DE", "ES", "IT", "NL", "PT", "BE")
+
+
+def account_state(n: int) -> str:
+    return ACCOUNT_STATES[n % len(ACCOUNT_STATES)]
+
+
+def currency(n: int) -> str:
+    return CURRENCIES[n % len(CURRENCIES)]
+
+
+def billing_account_body(n: int) -> dict[str, Any]:
+    return {
+        "name": f"Account {n:03d}",
+        "description": f"Account number {n}",
+        "accountType": f"type-{n}",
+        "state": account_state(n),
+        "currency": currency(n),
+        "timeZone": "Europe/Dublin",
+        "taxProfile": {"country": TAX_COUNTRIES[n], "exempt": False},
+        "relatedParty": [{"id": "account-owner", "role": "owner", "@referredType": "Customer"}],
+        "contact": [
+            {
+                "contactType": "billing",
+                "contactName": f"Contact {n:03d}",
+                "validFor": {
+                    "startDateTime": customer_valid_from(n),
+                    "endDateTime": customer_valid_to(n),
+                },
+            }
+        ],
+    }
+
+
+BILLING_ACCOUNT = ResourceCase(
+    name="BillingAccount",
+    api=ACCOUNT_API,
+    path="billingAccount",
+    new_body=billing_account_body,
+    change={"name": "Renamed Account"},
+    optional_attribute="description",
+    list_attribute="contact",
+    mandatory=("name", "relatedParty"),
+    state=StateRule(
+        attribute="state",
+        initial="Active",
+        allowed="Suspended",
+        illegal=None,  # an active account may be suspended or closed
+        allowed_from_initial=("Closed", "Suspended"),
+    ),
+    filterable=(
+        Filterable("name", lambda n: f"Account {n:03d}"),
+        Filterable("state", account_state),
+        Filterable("accountType", lambda n: f"type-{n}"),
+        Filterable("currency", currency),
+        Filterable("relatedParty.id", lambda n: "account-owner"),
+    ),
+    range_attribute=None,  # lastModified, its only instant filter, is the server's
+    nested_field="taxProfile.country",
+    sort_keys=("state", "name"),
+    not_patchable={
+        "id": "another-id",
+        "href": "http://evil.test/x",
+        "@baseType": "Account",
+        "lastModified": "2030-01-01T00:00:00.000Z",
+    },
+    wrong_types={
+        "name": 42,
+        "relatedParty": "account-owner",
+        "contact": {"contactType": "billing"},
+        "barAtSpendCap": "yes",
+    },
+    bad_enums={"state": "Dormant"},
+    instant_keys=frozenset({"lastModified", "startDateTime", "endDateTime"}),
+    server_set=frozenset({"lastModified"}),
+    given={"customer": (ACCOUNT_OWNER,)},
+)
+
+
+def cycle_body(n: int) -> dict[str, Any]:
+    return {
+        "name": f"Cycle {n:03d}",
+        "description": f"Cycle number {n}",
+        "billingDateShift": n,
+        "frequency": "monthly",
+        "paymentDueDateOffset": 14 + n,
+        "validFor": {"startDateTime": customer_valid_from(n), "endDateTime": customer_valid_to(n)},
+    }
+
+
+BILLING_CYCLE_SPECIFICATION = ResourceCase(
+    name="BillingCycleSpecification",
+    api=ACCOUNT_API,
+    path="billingCycleSpecification",
+    new_body=cycle_body,
+    change={"name": "Renamed Cycle"},
+    optional_attribute="description",
+    list_attribute=None,
+    mandatory=("name",),
+    state=None,
+    filterable=(
+        Filterable("name", lambda n: f"Cycle {n:03d}"),
+        Filterable("frequency", lambda n: "monthly"),  # the only frequency there is
+    ),
+    range_attribute=None,
+    nested_field="validFor.endDateTime",
+    sort_keys=("frequency", "name"),
+    not_patchable={"id": "another-id", "href": "http://evil.test/x", "@baseType": "Entity"},
+    wrong_types={
+        "name": 42,
+        "billingDateShift": "14",
+        "validFor": {"startDateTime": 20240101},
+    },
+    bad_enums={"frequency": "weekly"},
+    instant_keys=frozenset({"startDateTime", "endDateTime"}),
+)
+
+ACCOUNT_CASES = (BILLING_ACCOUNT, BILLING_CYCLE_SPECIFICATION)
+
+
+# --- TMF635 Usage Management -------------------------------------------------------------
+# Usage samples are never rated here (tests run no rating), so their numbers need no line:
+# they stay received. Usage consumptions are written by rating only: samples are written by
+# the app's service, as rating writes them.
+
+USAGE_API = "/tmf-api/usageManagement/v4"
+USAGE_TYPES = ("data", "voice", "sms")
+USAGE_START = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+MEASURES = {"data": ("bytes", 1_048_576), "voice": ("durationSeconds", 95), "sms": ("messages", 1)}
+
+
+def usage_specification_body(n: int) -> dict[str, Any]:
+    return {
+        "name": f"UsageSpecification {n:03d}",
+        "description": f"Usage specification number {n}",
+        "lifecycleStatus": catalog_status(n),
+        "version": "1.0",
+        "isBundle": False,
+        "validFor": {"startDateTime": customer_valid_from(n), "endDateTime": customer_valid_to(n)},
+        "specCharacteristic": [
+            {"name": "msisdn", "valueType": "string", "description": "The line's number"},
+        ],
+        "relatedParty": owner(n),
+    }
+
+
+USAGE_SPECIFICATION = ResourceCase(
+    name="UsageSpecification",
+    api=USAGE_API,
+    path="usageSpecification",
+    new_body=usage_specification_body,
+    change={"name": "Renamed UsageSpecification"},
+    optional_attribute="description",
+    list_attribute="specCharacteristic",
+    mandatory=("name",),
+    state=None,  # lifecycleStatus is free text here
+    filterable=(
+        Filterable("name", lambda n: f"UsageSpecification {n:03d}"),
+        Filterable("lifecycleStatus", catalog_status),
+    ),
+    range_attribute=None,
+    nested_field="validFor.endDateTime",
+    sort_keys=("lifecycleStatus", "name"),
+    not_patchable={
+        "id": "another-id",
+        "href": "http://evil.test/x",
+        "@baseType": "Entity",
+        "lastUpdate": "2030-01-01T00:00:00.000Z",
+    },
+    wrong_types={"name": 42, "isBundle": "no", "specCharacteristic": {"name": "msisdn"}},
+    bad_enums={},
+    instant_keys=frozenset({"lastUpdate", "startDateTime", "endDateTime"}),
+    server_set=frozenset({"lastUpdate"}),
+)
+
+
+def usage_type(n: int) -> str:
+    return USAGE_TYPES[n % len(USAGE_TYPES)]
+
+
+def usage_date(n: int) -> str:
+    return instant(USAGE_START + timedelta(days=n, milliseconds=375))
+
+
+def usage_body(n: int) -> dict[str, Any]:
+    kind = usage_type(n)
+    measure, amount = MEASURES[kind]
+    return {
+        "externalId": f"CDR-{n:04d}",
+        "description": f"Usage number {n}",
+        "usageType": kind,
+        "usageDate": usage_date(n),
+        "usageCharacteristic": [
+            {"name": "msisdn", "value": msisdn(n), "valueType": "string"},
+            {"name": measure, "value": amount + n, "valueType": "integer"},
+        ],
+        "usageSpecification": {"id": f"us-{kind}", "@referredType": "UsageSpecification"},
+        "relatedParty": customer_ref(n),
+    }
+
+
+USAGE = ResourceCase(
+    name="Usage",
+    api=USAGE_API,
+    path="usage",
+    new_body=usage_body,
+    change={"description": "Changed usage"},
+    optional_attribute="description",
+    list_attribute="usageCharacteristic",
+    mandatory=("usageDate", "usageType"),
+    state=StateRule(
+        attribute="status",
+        initial="received",
+        allowed=None,  # rating rates; a client only recycles a rejected record
+        illegal="recycled",
+        allowed_from_initial=("guided", "rated", "rejected"),
+    ),
+    filterable=(
+        Filterable("externalId", lambda n: f"CDR-{n:04d}"),
+        Filterable("usageType", usage_type),
+        Filterable("relatedParty.id", lambda n: f"customer-{n}"),
+        Filterable("status", lambda n: "received"),
+        Filterable("usageDate", usage_date),
+    ),
+    range_attribute="usageDate",
+    nested_field="usageSpecification.id",
+    sort_keys=("usageType", "usageDate"),
+    not_patchable={
+        "id": "another-id",
+        "href": "http://evil.test/x",
+        "@baseType": "Entity",
+        "externalId": "CDR-9999",
+        "usageDate": "2026-01-01T00:00:00.000Z",
+        "usageType": "voice",
+    },
+    wrong_types={
+        "description": 42,
+        "usageCharacteristic": {"name": "msisdn"},
+        "usageDate": 20260101,
+    },
+    # usageType is immutable (a patch naming it is refused as such, whatever the value),
+    # and status is not part of a create body: no enumeration is refused by value both ways
+    bad_enums={},
+    instant_keys=frozenset({"usageDate", "ratingDate", "startDateTime", "endDateTime"}),
+    operations=frozenset({CREATE, PATCH}),  # only a rejected record can be deleted
+)
+
+
+def period_start(n: int) -> str:
+    return instant(datetime(2026, n + 1, 1, tzinfo=UTC))
+
+
+def line_of(n: int) -> str:
+    return f"line-{n % 2}"  # each line's balance of several periods: ties to sort by
+
+
+def consumption_body(n: int) -> dict[str, Any]:
+    line = {"id": line_of(n), "name": "SIM Only 5 GB", "@referredType": "Product"}
+    initial, used = 5 * 1024**3, (n + 1) * 1_048_576
+    return {
+        "product": line,
+        "msisdn": msisdn(n % 2),
+        "billingAccount": billing_account(n % 2),
+        "relatedParty": customer_ref(n % 2),
+        "validFor": {"startDateTime": period_start(n), "endDateTime": period_start(n + 1)},
+        "bucket": [
+            {
+                "name": "SIM Only 5 GB data",
+                "usageType": "data",
+                "zone": ["zone-eu", "zone-home"],
+                "product": line,
+                "initialValue": {"amount": initial, "units": "byte"},
+                "usedValue": {"amount": used, "units": "byte"},
+                "remainingValue": {"amount": initial - used, "units": "byte"},
+            }
+        ],
+        "outOfBundleCharge": {
+            "dutyFreeAmount": {"unit": "EUR", "value": 0},
+            "taxIncludedAmount": {"unit": "EUR", "value": 0},
+        },
+        "barred": False,
+        "alert": [],
+        "lastUsageDate": instant(datetime(2026, n + 1, 9, 12, 30, tzinfo=UTC)),
+    }
+
+
+USAGE_CONSUMPTION = ResourceCase(
+    name="UsageConsumption",
+    api=USAGE_API,
+    path="usageConsumption",
+    new_body=consumption_body,
+    change={"lastUsageDate": "2026-12-01T00:00:00.000Z"},  # never sent: `fields` selects it
+    optional_attribute="lastUsageDate",
+    list_attribute="bucket",
+    mandatory=(),
+    state=None,
+    filterable=(Filterable("product.id", line_of),),  # the one filter a self-care app needs
+    range_attribute=None,
+    nested_field="product.id",
+    sort_keys=("product.id", "id"),
+    not_patchable={},
+    wrong_types={},
+    bad_enums={},
+    instant_keys=frozenset({"startDateTime", "endDateTime", "reachedDate", "lastUsageDate"}),
+    operations=frozenset(),  # rating writes balances; clients read them
+)
+
+USAGE_CASES = (USAGE_SPECIFICATION, USAGE, USAGE_CONSUMPTION)
+
+CASES = (CUSTOMER, *CATALOG_CASES, *ORDER_CASES, *ACCOUNT_CASES, *USAGE_CASES)

@@ -3,7 +3,8 @@
 Every request of `bad_requests(case)` runs against one shared app holding two resources of
 each type. After each request we compare the listed collection, an existing resource, and
 the number of documents in the whole database (so no stray event or subscription is written
-either) with how they were before it.
+either) with how they were before it. Requests about what a resource lacks (an array
+attribute, an instant filter, a state, an operation clients may do) are not sent to it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from tests.e2e.checks import JSON, JSON_PATCH, MERGE_PATCH, assert_tmf_error
 from tests.e2e.conftest import database_of, fresh_database_name, running_app
-from tests.e2e.resources import CASES, CREATE, ResourceCase
+from tests.e2e.resources import CASES, CREATE, PATCH, ResourceCase
 
 MAX_BODY_BYTES = 1_048_576  # the default BSS_MAX_BODY_BYTES
 Builder = Callable[[ResourceCase, dict[str, Any]], dict[str, Any]]
@@ -31,6 +32,9 @@ class BadRequest:
     build: Builder  # (case, existing resource) -> keyword arguments of client.request
     status: int = 400
     mentions: str = ""  # the error message must contain this
+
+
+Make = Callable[..., BadRequest]  # a BadRequest of one kind (a POST, a merge patch...)
 
 
 def raw(content: bytes | str, content_type: str | None = JSON) -> dict[str, Any]:
@@ -79,7 +83,6 @@ def create_requests(case: ResourceCase) -> list[BadRequest]:
         """A create body whose text attribute (the one `change` sets) holds `text`."""
         return body_text(body(**{next(iter(case.change)): text}))
 
-    list_item = case.new_body(7)[case.list_attribute][0]
     requests = [
         post(
             f"create, {name} of the wrong type",
@@ -123,36 +126,12 @@ def create_requests(case: ResourceCase) -> list[BadRequest]:
             status=413,
         ),
         post(
-            "create, oversized array over the size limit",
-            lambda c, _: {"json": body(**{c.list_attribute: [list_item] * 40_000})},
-            status=413,
-        ),
-        post(
             "create, streamed body over the size limit",
             lambda c, _: {
                 "content": streamed(body_text(body(name="x" * MAX_BODY_BYTES)).encode()),
                 "headers": {"Content-Type": JSON},
             },
             status=413,
-        ),
-        post(
-            "create, long array of wrong items",
-            lambda c, _: {"json": body(**{c.list_attribute: [42] * 5_000})},
-            mentions=case.list_attribute,
-        ),
-        post(
-            "create, deeply nested array",
-            lambda c, _: {"json": body(**{c.list_attribute: nested(100)})},
-            mentions="nested",
-        ),
-        post(
-            "create, nesting past the parser's recursion limit",
-            lambda c, _: raw(
-                body_text(body(**{c.list_attribute: "HOLE"})).replace(
-                    '"HOLE"', "[" * 5000 + "]" * 5000
-                )
-            ),
-            mentions="nested",
         ),
         post(
             "create, undeclared attribute without a subtype",
@@ -163,11 +142,6 @@ def create_requests(case: ResourceCase) -> list[BadRequest]:
             "create, operator as attribute name",
             lambda c, _: {"json": subtype(c, **{"$where": "1"})},
             mentions="$where",
-        ),
-        post(
-            "create, operator inside a nested object",
-            lambda c, _: {"json": body(**{c.list_attribute: [{**list_item, "$gt": ""}]})},
-            mentions="$gt",
         ),
         post(
             "create, dotted attribute name",
@@ -194,18 +168,6 @@ def create_requests(case: ResourceCase) -> list[BadRequest]:
             lambda c, _: raw(with_text("HOLE").encode().replace(b"HOLE", b"\xff\xfe")),
             mentions="UTF-8",
         ),
-        post(
-            "create, an instant that is no date",
-            lambda c, _: {"json": with_path(body(), c.range_attribute, "yesterday")},
-            mentions="yesterday",
-        ),
-        post(
-            "create, an instant out of range",
-            lambda c, _: {
-                "json": with_path(body(), c.range_attribute, "0001-01-01T00:00:00+01:00")
-            },
-            mentions="0001-01-01",
-        ),
         post("create, text/plain", lambda c, _: raw(body_text(body()), "text/plain"), status=415),
         post(
             "create, form encoded",
@@ -213,6 +175,68 @@ def create_requests(case: ResourceCase) -> list[BadRequest]:
             status=415,
         ),
         post("create, no Content-Type", lambda c, _: raw(body_text(body()), None), status=415),
+        *create_array_requests(case, post, body),
+        *create_instant_requests(case, post, body),
+    ]
+
+
+def create_array_requests(
+    case: ResourceCase, post: Make, body: Callable[..., dict[str, Any]]
+) -> list[BadRequest]:
+    """Bad arrays in the resource's array attribute, if it has one."""
+    attribute = case.list_attribute
+    if attribute is None:
+        return []
+    first, *others = case.new_body(7)[attribute]
+    return [
+        post(
+            "create, oversized array over the size limit",
+            lambda c, _: {"json": body(**{attribute: [first] * 40_000})},
+            status=413,
+        ),
+        post(
+            "create, long array of wrong items",
+            lambda c, _: {"json": body(**{attribute: [42] * 5_000})},
+            mentions=attribute,
+        ),
+        post(
+            "create, deeply nested array",
+            lambda c, _: {"json": body(**{attribute: nested(100)})},
+            mentions="nested",
+        ),
+        post(
+            "create, nesting past the parser's recursion limit",
+            lambda c, _: raw(
+                body_text(body(**{attribute: "HOLE"})).replace('"HOLE"', "[" * 5000 + "]" * 5000)
+            ),
+            mentions="nested",
+        ),
+        post(  # the other items kept, so that the body is good but for the operator
+            "create, operator inside a nested object",
+            lambda c, _: {"json": body(**{attribute: [{**first, "$gt": ""}, *others]})},
+            mentions="$gt",
+        ),
+    ]
+
+
+def create_instant_requests(
+    case: ResourceCase, post: Make, body: Callable[..., dict[str, Any]]
+) -> list[BadRequest]:
+    """Bad instants in the resource's instant filter attribute, if it has one."""
+    attribute = case.range_attribute
+    if attribute is None:
+        return []
+    return [
+        post(
+            "create, an instant that is no date",
+            lambda c, _: {"json": with_path(body(), attribute, "yesterday")},
+            mentions="yesterday",
+        ),
+        post(
+            "create, an instant out of range",
+            lambda c, _: {"json": with_path(body(), attribute, "0001-01-01T00:00:00+01:00")},
+            mentions="0001-01-01",
+        ),
     ]
 
 
@@ -234,7 +258,6 @@ def patch_requests(case: ResourceCase) -> list[BadRequest]:
     def send(document: Any, content_type: str) -> dict[str, Any]:
         return raw(body_text(document), content_type)
 
-    state = case.state.attribute
     mandatory = case.mandatory[0]
     requests = [
         merge(
@@ -261,11 +284,6 @@ def patch_requests(case: ResourceCase) -> list[BadRequest]:
     return [
         *requests,
         merge(
-            "merge patch, illegal state transition",
-            lambda r: {state: case.state.illegal},
-            mentions=state,
-        ),
-        merge(
             f"merge patch removing mandatory {mandatory}",
             lambda r: {mandatory: None},
             mentions=mandatory,
@@ -278,7 +296,7 @@ def patch_requests(case: ResourceCase) -> list[BadRequest]:
         merge("merge patch, a JSON array", lambda r: [case.change]),
         merge(
             "merge patch, deeply nested",
-            lambda r: {case.list_attribute: nested(100)},
+            lambda r: {mandatory: nested(100)},
             mentions="nested",
         ),
         merge(
@@ -323,7 +341,7 @@ def patch_requests(case: ResourceCase) -> list[BadRequest]:
             "JSON patch, failing test after a change",
             lambda r: [
                 *[{"op": "replace", "path": f"/{k}", "value": v} for k, v in case.change.items()],
-                {"op": "test", "path": f"/{state}", "value": "not-the-state"},
+                {"op": "test", "path": "/id", "value": "not-the-id"},
             ],
         ),
         json_patch(
@@ -336,18 +354,6 @@ def patch_requests(case: ResourceCase) -> list[BadRequest]:
             lambda r: [{"op": "replace", "path": "/id", "value": "x"}],
             mentions="id",
         ),
-        json_patch(
-            "JSON patch, nesting grown past the limit",
-            lambda r: [
-                {"op": "add", "path": f"/{case.list_attribute}/-", "value": nested(20)},
-                {
-                    "op": "add",
-                    "path": f"/{case.list_attribute}/{len(r[case.list_attribute])}" + "/0" * 20,
-                    "value": nested(20),
-                },
-            ],
-            mentions="deeper",
-        ),
         BadRequest(
             "patch, text/plain", "PATCH", "item", lambda c, r: raw("name=x", "text/plain"), 415
         ),
@@ -357,6 +363,39 @@ def patch_requests(case: ResourceCase) -> list[BadRequest]:
             "item",
             lambda c, r: raw(body_text(c.change), None),
             415,
+        ),
+        *patch_state_requests(case, merge),
+        *patch_array_requests(case, json_patch),
+    ]
+
+
+def patch_state_requests(case: ResourceCase, merge: Make) -> list[BadRequest]:
+    """A move the lifecycle forbids, if the resource has one."""
+    if case.state is None or case.state.illegal is None:
+        return []
+    state, illegal = case.state.attribute, case.state.illegal
+    return [
+        merge("merge patch, illegal state transition", lambda r: {state: illegal}, mentions=state)
+    ]
+
+
+def patch_array_requests(case: ResourceCase, json_patch: Make) -> list[BadRequest]:
+    """An array attribute grown too deep, if the resource has one."""
+    attribute = case.list_attribute
+    if attribute is None:
+        return []
+    return [
+        json_patch(
+            "JSON patch, nesting grown past the limit",
+            lambda r: [
+                {"op": "add", "path": f"/{attribute}/-", "value": nested(20)},
+                {
+                    "op": "add",
+                    "path": f"/{attribute}/{len(r[attribute])}" + "/0" * 20,
+                    "value": nested(20),
+                },
+            ],
+            mentions="deeper",
         ),
     ]
 
@@ -370,7 +409,7 @@ def list_requests(case: ResourceCase) -> list[BadRequest]:
         )
 
     key = case.filterable[0].key
-    return [
+    requests = [
         listing(f"filter {key}[$ne]", {f"{key}[$ne]": "x"}, mentions=f"{key}[$ne]"),
         listing(f"filter {key}[$regex]", {f"{key}[$regex]": ".*"}),
         listing("filter $where", {"$where": "1"}, mentions="$where"),
@@ -381,20 +420,24 @@ def list_requests(case: ResourceCase) -> list[BadRequest]:
         listing("limit not a number", {"limit": "ten"}),
         listing("negative offset", {"offset": "-1"}),
         listing("offset beyond any integer", {"offset": str(10**20)}),
-        listing(
-            "range on an instant that is no date",
-            {f"{case.range_attribute}.gte": "soon"},
-            mentions="soon",
-        ),
-        listing(
-            "range on an instant out of range",
-            {f"{case.range_attribute}.lt": "9999-12-31T23:59:59-01:00"},
-        ),
-        listing(
-            f"{case.state.attribute} outside its enumeration", {case.state.attribute: "Dormant"}
-        ),
         listing("fields given twice", [("fields", "id"), ("fields", "href")], mentions="fields"),
     ]
+    if case.range_attribute:
+        requests += [
+            listing(
+                "range on an instant that is no date",
+                {f"{case.range_attribute}.gte": "soon"},
+                mentions="soon",
+            ),
+            listing(
+                "range on an instant out of range",
+                {f"{case.range_attribute}.lt": "9999-12-31T23:59:59-01:00"},
+            ),
+        ]
+    if case.state:
+        state = case.state.attribute
+        requests.append(listing(f"{state} outside its enumeration", {state: "Dormant"}))
+    return requests
 
 
 def hub_requests(case: ResourceCase) -> list[BadRequest]:
@@ -444,7 +487,8 @@ def hub_requests(case: ResourceCase) -> list[BadRequest]:
 def bad_requests(case: ResourceCase, with_hub: bool) -> list[BadRequest]:
     hub = hub_requests(case) if with_hub else []
     create = create_requests(case) if CREATE in case.operations else []
-    return create + patch_requests(case) + list_requests(case) + hub
+    patch = patch_requests(case) if PATCH in case.operations else []
+    return create + patch + list_requests(case) + hub
 
 
 FIRST_OF_ITS_API = {case.api: case for case in reversed(CASES)}  # the hub is per API
@@ -493,6 +537,7 @@ class Arenas:
     def of(self, case: ResourceCase) -> Arena:
         if case.name not in self._made:
             client = self._client
+            case.prepare(client)
             existing = case.add(client, case.new_body(0))
             case.add(client, case.new_body(1))
             subscription = client.post(f"{case.api}/hub", json={"callback": "http://x.test/"})

@@ -746,6 +746,19 @@ class TestAlerts:
         assert desk.used(LINE_APRIL, "Test plan texts") == (1, 2)
         assert desk.balance(LINE_APRIL)["outOfBundleCharge"]["taxIncludedAmount"] == eur("1.04")
 
+    def test_a_cap_set_or_raised_within_the_period_applies_from_then_on(self, desk: Desk) -> None:
+        desk.directory.add(line(data_mb=None))
+        rated(desk.rate(usage("data", "2026-04-01T12:00:00Z", 21 * MB)))  # 0.84 + 0.19 = 1.03
+        assert "spendCap" not in desk.balance(LINE_APRIL)
+        desk.directory.accounts["ba-1"] = terms(spendCap=eur("1.00"), barAtSpendCap=True)
+        refused = desk.rate(usage("data", "2026-04-02T12:00:00Z", 1))
+        assert refused.status == REJECTED and "spend cap of 1.00 EUR" in str(refused.reason)
+        desk.directory.accounts["ba-1"] = terms(spendCap=eur("5.00"), barAtSpendCap=True)
+        (entry,) = rated(desk.rate(usage("data", "2026-04-03T12:00:00Z", 1)))
+        assert amounts(entry) == ("0.04", "0.05")  # 1 started MB
+        assert desk.balance(LINE_APRIL)["spendCap"] == eur("5.00")
+        assert desk.balance(LINE_APRIL)["barred"] is False
+
     def test_the_bar_lifts_with_the_next_period(self, desk: Desk) -> None:
         desk.directory.accounts["ba-1"] = terms(spendCap=eur("1.00"), barAtSpendCap=True)
         desk.directory.add(line(data_mb=None))
@@ -804,7 +817,7 @@ class TestParsingRecords:
             ({"bytes": -1}, "bytes: -1 is below 0"),
             ({"bytes": 1.5}, "bytes: '1.5' is not a whole number"),
             ({"bytes": True}, "bytes: 'True' is not a whole number"),
-            ({"bytes": None}, "bytes: 'None' is not a whole number"),
+            ({"bytes": None}, "bytes: missing; this type of usage is rated on it"),
             ({"visitedCountry": "Ireland"}, "visitedCountry: 'Ireland' is not an ISO 3166"),
             ({"calledNumber": "12345"}, "calledNumber: '12345' is not an E.164 number"),
         ],
