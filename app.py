@@ -170,7 +170,6 @@ def build_services(settings: Settings) -> Services:
     rating = UsageRating(
         db, repository, resources, directory, SystemClock(), chunk=settings.rating_chunk
     )
-    rating.ensure_indexes()
     rating_runner = RatingRunner(db, rating)
     rating_runner.ensure_indexes()
     services.extra.update(

@@ -51,12 +51,19 @@ from domain.ports import Clock
 from domain.rating import Rater, Rating
 from domain.resource import Lookup, ReferenceReader
 from domain.service import ResourceService
-from domain.usage import ALERT, REJECTED, UsageRecord, parse_record, usage_id_for
+from domain.usage import (
+    ALERT,
+    PERIOD_MARK,
+    REJECTED,
+    UsageRecord,
+    parse_record,
+    usage_id_for,
+)
 
 log = logging.getLogger("bss.rating")
 IN_GROUP = 25
 SKEW = timedelta(seconds=5)
-CACHE_TTL = timedelta(seconds=10)
+CACHE_TTL = timedelta(seconds=60)
 CACHE_LIMIT = 200_000  # entries per cache; cleared when exceeded (memory stays bounded)
 ATTEMPTS = 5
 LEASES = "ratingLease"
@@ -156,6 +163,11 @@ class MongoRatingDirectory:
             for account in found:
                 self._accounts.put(account["id"], read_at, self._terms(account))
 
+    def products_of(self, records: Sequence[UsageRecord]) -> set[str]:
+        """Ids of the lines of the records' numbers and of their add-ons (after prefetch)."""
+        lines = {line["id"] for r in records for line in self._lines.get(r.msisdn) or []}
+        return lines | {p["id"] for line in lines for p in self._add_ons.get(line) or []}
+
     def _terms(self, account: Mapping[str, Any]) -> AccountTerms | None:
         try:
             return account_terms(account, self._catalog)
@@ -182,29 +194,41 @@ class Balances:
     def __init__(self, db: Database) -> None:
         self._collection = db["usageConsumption"]
         self._kept: dict[str, tuple[dict[str, Any], int]] = {}
+        self._complete: set[str] = set()  # products all of whose balances are kept
+
+    def prefetch(self, product_ids: Iterable[str]) -> None:
+        """Reads the balances of the products in batches (the first time they are rated):
+        afterwards a balance of theirs that is not kept does not exist yet."""
+        if len(self._kept) >= CACHE_LIMIT:
+            self._kept.clear()
+            self._complete.clear()
+        wanted = {product_id for product_id in product_ids if product_id not in self._complete}
+        for chunk in groups(wanted):
+            for document in self._collection.find({"product.id": {"$in": chunk}}):
+                consumption_id = document.pop("_id")
+                self._kept.setdefault(consumption_id, (document, document.pop(VERSION, 0)))
+        self._complete |= wanted
 
     def get(self, consumption_id: str) -> tuple[dict[str, Any], int] | None:
         if consumption_id not in self._kept:
+            if _product_of(consumption_id) in self._complete:
+                return None
             document = self._collection.find_one({"_id": consumption_id})
             if document is None:
                 return None
             document.pop("_id")
             version = document.pop(VERSION, 0)
-            self._remember(consumption_id, document, version)
+            self._kept[consumption_id] = (document, version)
         return self._kept[consumption_id]
-
-    def _remember(self, consumption_id: str, document: dict[str, Any], version: int) -> None:
-        if len(self._kept) >= CACHE_LIMIT:
-            self._kept.clear()
-        self._kept[consumption_id] = (document, version)
 
     def written(self, documents: Mapping[str, tuple[dict[str, Any], int]]) -> None:
         for consumption_id, (document, version) in documents.items():
-            self._remember(consumption_id, document, version + 1)
+            self._kept[consumption_id] = (document, version + 1)
 
     def forget(self, consumption_ids: Iterable[str]) -> None:
         for consumption_id in consumption_ids:
             self._kept.pop(consumption_id, None)
+            self._complete.discard(_product_of(consumption_id))
 
     def writes(self, documents: Mapping[str, tuple[dict[str, Any], int]]) -> list[Any]:
         return [
@@ -215,6 +239,11 @@ class Balances:
             )
             for consumption_id, (document, version) in documents.items()
         ]
+
+
+def _product_of(consumption_id: str) -> str:
+    """The product of a balance id (domain.usage.consumption_id)."""
+    return consumption_id.rsplit(PERIOD_MARK, 1)[0]
 
 
 class _ChunkBook:
@@ -325,9 +354,6 @@ class UsageRating:
         self._clock = clock
         self._balances = Balances(db)
         self.chunk = chunk
-
-    def ensure_indexes(self) -> None:
-        self._db["usageConsumption"].create_index("id", unique=True)
 
     # bulk ---------------------------------------------------------------------------------
 
@@ -483,7 +509,9 @@ class UsageRating:
     def _prepare(self, items: list[_Item], *, new: bool) -> _Prepared:
         """Rates the items in memory. The balances they change are kept as if written
         (the next chunk is rated against them); a failed write must forget them."""
-        self._directory.prefetch([item.record for item in items if item.record is not None])
+        records = [item.record for item in items if item.record is not None]
+        self._directory.prefetch(records)
+        self._balances.prefetch(self._directory.products_of(records))
         book = _ChunkBook(self._balances)
         rater = Rater(self._directory, book, self._clock.now)
         prepared = _Prepared(book, new)

@@ -41,7 +41,7 @@ from domain.account import AccountTerms
 from domain.instants import format_instant, parse_instant
 from domain.inventory import ACTIVE, MSISDN, SUSPENDED, TERMINATED, characteristic, realizing
 from domain.money import round_money
-from domain.usage import DATA, QUANTITY, RATED, REJECTED, SMS, VOICE, UsageRecord
+from domain.usage import DATA, QUANTITY, RATED, REJECTED, SMS, VOICE, UsageRecord, consumption_id
 
 MB = 1024 * 1024
 HOME, EU, ROW = "zone-home", "zone-eu", "zone-row"
@@ -499,10 +499,6 @@ def allowance_period(
         if duration.get("amount"):
             return start, _add(start, int(duration["amount"]), str(duration.get("units")))
     return terms.cycle.period(at)
-
-
-def consumption_id(product_id: str, start: datetime) -> str:
-    return f"{product_id}-{start:%Y%m%dT%H%MZ}"
 
 
 def new_consumption(

@@ -117,6 +117,9 @@ class ResourceType:
 
     # states in which a background worker has work to do on the resource (order fulfilment)
     work_states: frozenset[str] = frozenset()
+    # stored under its id as the database key: one index fewer to write per change, for
+    # types written in volume by the server (balances); their list order is the id's
+    keyed_by_id: bool = False
 
     @property
     def collection(self) -> str:

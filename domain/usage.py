@@ -58,6 +58,7 @@ SERVER_WRITTEN = frozenset({"ratedProductUsage", "statusReason"})
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 ALERT = "Alert"  # UsageConsumptionAlertEvent: a bill-shock threshold was passed
+PERIOD_MARK = "@"  # between the product id and the period start in a balance id
 SOURCE_IDS = uuid.UUID("6f1b2d2e-5b8a-4f51-9a57-52c1a3d8e0b7")
 
 
@@ -161,6 +162,11 @@ def _by_external_id(raw: str) -> tuple[Criterion, ...]:
     return (Criterion("id", "eq", tuple(usage_id_for(value) for value in raw.split(","))),)
 
 
+def consumption_id(product_id: str, start: datetime) -> str:
+    """The id of a product's balance for the period starting at `start`."""
+    return f"{product_id}{PERIOD_MARK}{start:%Y%m%dT%H%MZ}"
+
+
 def usage_resource(clock_now: Any) -> ResourceType:
     """The usage resource, its rules reading the time from `clock_now`."""
     return ResourceType(
@@ -246,9 +252,11 @@ USAGE_CONSUMPTION = ResourceType(
             "lastUsageDate",
         }
     ),
-    # Only what a self-care app needs (its products' balances: the product id comes from the
-    # inventory, e.g. ?msisdn=): every index is rewritten with each balance change.
+    # Every index is rewritten with each balance change: only the key (the id) and what a
+    # self-care app needs (its products' balances; the product id comes from the inventory,
+    # e.g. ?msisdn=).
     filters={"id": AttrType.STRING, "product.id": AttrType.STRING},
+    keyed_by_id=True,
     instant_keys=frozenset({"startDateTime", "endDateTime", "reachedDate", "lastUsageDate"}),
     event_kinds=frozenset({ev.CREATE, ALERT}),
 )

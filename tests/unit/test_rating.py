@@ -272,7 +272,7 @@ def tariffs(entries: list[dict[str, Any]]) -> list[tuple[str, str | None, int]]:
     return [(e["offerTariffType"], e.get("bucket"), e["ratedQuantity"]["amount"]) for e in entries]
 
 
-LINE_APRIL = "line-1-20260331T2300Z"  # usageConsumption of line-1 for April
+LINE_APRIL = "line-1@20260331T2300Z"  # usageConsumption of line-1 for April
 
 
 class TestAllowanceThenCharge:
@@ -344,11 +344,11 @@ class TestBillPeriods:
         (entry,) = rated(desk.rate(session))
         assert entry["billingPeriod"] == APRIL
         assert desk.used(LINE_APRIL, "Test plan data") == (2 * MB, 8 * MB)
-        assert desk.book.get("line-1-20260430T2300Z") is None  # May's balance untouched
+        assert desk.book.get("line-1@20260430T2300Z") is None  # May's balance untouched
 
         (may,) = rated(desk.rate(usage("data", "2026-04-30T23:00:00Z", MB)))  # 1 May, 00:00
         assert may["billingPeriod"] == MAY
-        assert desk.used("line-1-20260430T2300Z", "Test plan data") == (MB, 9 * MB)
+        assert desk.used("line-1@20260430T2300Z", "Test plan data") == (MB, 9 * MB)
         assert desk.used(LINE_APRIL, "Test plan data") == (2 * MB, 8 * MB)
 
     def test_periods_follow_the_account_time_zone(self, desk: Desk) -> None:
@@ -358,7 +358,7 @@ class TestBillPeriods:
         assert april["billingPeriod"] == APRIL
         (march,) = rated(desk.rate(usage("data", "2026-03-31T22:59:59Z", MB)))
         assert march["billingPeriod"] == MARCH
-        assert desk.balance("line-1-20260301T0000Z")["validFor"] == MARCH
+        assert desk.balance("line-1@20260301T0000Z")["validFor"] == MARCH
         assert desk.balance(LINE_APRIL)["validFor"] == APRIL
 
     def test_periods_start_on_the_account_cycle_day(self, desk: Desk) -> None:
@@ -385,9 +385,9 @@ class TestBillPeriods:
         assert entry["billingPeriod"] == second
         (entry,) = rated(desk.rate(usage("data", "2026-04-28T10:00:00Z", MB)))
         assert entry["billingPeriod"] == third
-        assert desk.used("prepaid-1-20260303T1000Z", "Test plan data") == (4 * MB, 6 * MB)
-        assert desk.used("prepaid-1-20260331T1000Z", "Test plan data") == (MB, 9 * MB)
-        assert desk.used("prepaid-1-20260428T1000Z", "Test plan data") == (MB, 9 * MB)
+        assert desk.used("prepaid-1@20260303T1000Z", "Test plan data") == (4 * MB, 6 * MB)
+        assert desk.used("prepaid-1@20260331T1000Z", "Test plan data") == (MB, 9 * MB)
+        assert desk.used("prepaid-1@20260428T1000Z", "Test plan data") == (MB, 9 * MB)
 
     def test_prepaid_usage_beyond_the_bundle_is_charged_at_prepaid_prices(self, desk: Desk) -> None:
         desk.directory.add(line(minutes=None, period="28 days", usage=PREPAID_USAGE))
@@ -412,7 +412,7 @@ class TestZones:
         # 1 MB at the EU price, the home one: 0.04; VAT 0.0092 -> 0.01; 0.05
         assert amounts(entries[2]) == ("0.04", "0.05")
         assert entries[2]["productOfferingPrice"]["id"] == "pop-eu-data"
-        assert desk.used("eu-pack-20260331T2300Z", "EU Roaming Pack roaming data") == (MB, 0)
+        assert desk.used("eu-pack@20260331T2300Z", "EU Roaming Pack roaming data") == (MB, 0)
 
     def test_the_eu_pack_goes_before_an_add_on_ending_sooner(self, desk: Desk) -> None:
         pack = add_on("eu-pack", "EU Roaming Pack", roamingZone="zone-eu", includedRoamingDataMB=1)
@@ -437,7 +437,7 @@ class TestZones:
         desk.directory.add(line(data_mb=2), pack)
         entries = rated(desk.rate(usage("data", "2026-04-10T12:00:00Z", MB)))
         assert tariffs(entries) == [("allowance", "Test plan data", MB)]
-        assert desk.book.get("eu-pack-20260331T2300Z") is None
+        assert desk.book.get("eu-pack@20260331T2300Z") is None
 
     def test_rest_of_world_is_charged_at_its_prices_without_allowance(self, desk: Desk) -> None:
         desk.directory.add(line(data_mb=10))
@@ -570,7 +570,7 @@ class TestAddOnOrder:
             ("allowance", "Data top-up data", MB),
             ("allowance", "Data add-on data", MB // 2),
         ]
-        assert desk.used("topup-20260325T1000Z", "Data top-up data") == (MB, 0)
+        assert desk.used("topup@20260325T1000Z", "Data top-up data") == (MB, 0)
 
     def test_a_top_up_past_its_term_is_not_consumed(self, desk: Desk) -> None:
         # bought 1 March for 30 days: expired on 31 March, though its product stays active
@@ -616,8 +616,8 @@ class TestWhoHoldsTheNumber:
         assert entry["billingAccount"]["id"] == "ba-2"
         assert after.party == [second_customer]
 
-        assert desk.used("line-old-20260331T2300Z", "Test plan data") == (MB, 9 * MB)
-        assert desk.used("line-new-20260331T2300Z", "Test plan data") == (2 * MB, 8 * MB)
+        assert desk.used("line-old@20260331T2300Z", "Test plan data") == (MB, 9 * MB)
+        assert desk.used("line-new@20260331T2300Z", "Test plan data") == (2 * MB, 8 * MB)
 
     def test_a_record_while_nobody_held_the_number_is_rejected(self, desk: Desk) -> None:
         old = line("line-old", status="terminated", terminated="2026-04-10T12:00:00.000Z")
