@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,6 +69,7 @@ CACHE_LIMIT = 200_000  # entries per cache; cleared when exceeded (memory stays 
 ATTEMPTS = 5
 LEASES = "ratingLease"
 TURN = "turn"
+UNIQUE = frozenset({"msisdn", "iccid"})  # characteristics no two products share
 # what rating reads of a product (the cache holds thousands: not their order history)
 PRODUCT_FIELDS = dict.fromkeys(
     (
@@ -121,6 +123,7 @@ class MongoRatingDirectory:
         self._lines = _Timed()  # msisdn -> [line products]
         self._add_ons = _Timed()  # line id -> [add-on products]
         self._accounts = _Timed()  # account id -> AccountTerms | None
+        self._shared: dict[str, Any] = {}  # parts of products that many have alike
 
     def prefetch(self, records: Sequence[UsageRecord]) -> None:
         """Reads what rating the records needs and the cache cannot answer, in batches."""
@@ -138,7 +141,7 @@ class MongoRatingDirectory:
             for product in self._db.product.find(where, PRODUCT_FIELDS):
                 for ref in product.get("realizingResource") or []:
                     if ref.get("@referredType") == MSISDN and ref.get("id") in stale:
-                        self._lines.get(ref["id"]).append(product)
+                        self._lines.get(ref["id"]).append(self._compact(product))
         lines: dict[str, datetime] = {}
         accounts: dict[str, datetime] = {}
         for msisdn, at in numbers.items():
@@ -154,7 +157,7 @@ class MongoRatingDirectory:
             for product in self._db.product.find(where, PRODUCT_FIELDS):
                 for relation in product.get("productRelationship") or []:
                     if (target := (relation.get("product") or {}).get("id")) in stale:
-                        self._add_ons.get(target).append(product)
+                        self._add_ons.get(target).append(self._compact(product))
         stale = {a for a, at in accounts.items() if not self._accounts.fresh_for(a, at, read_at)}
         for account_id in stale:
             self._accounts.put(account_id, read_at, None)
@@ -162,6 +165,21 @@ class MongoRatingDirectory:
             found = self._db[BILLING_ACCOUNT.collection].find({"id": {"$in": chunk}}, HIDDEN)
             for account in found:
                 self._accounts.put(account["id"], read_at, self._terms(account))
+
+    def _compact(self, product: dict[str, Any]) -> dict[str, Any]:
+        """The product with the parts many products share (their frozen prices, their
+        characteristics) held once: ten thousand lines of a few plans take a few MB, not
+        hundreds (a product decodes to some 30 KB of Python objects)."""
+        product["productCharacteristic"] = [  # its number and SIM: in realizingResource
+            c for c in product.get("productCharacteristic") or [] if c.get("name") not in UNIQUE
+        ]
+        for key in ("productPrice", "productCharacteristic", "productTerm"):
+            if key in product:
+                shared = json.dumps(product[key], sort_keys=True, default=str)
+                product[key] = self._shared.setdefault(shared, product[key])
+        if len(self._shared) > CACHE_LIMIT:
+            self._shared.clear()
+        return product
 
     def products_of(self, records: Sequence[UsageRecord]) -> set[str]:
         """Ids of the lines of the records' numbers and of their add-ons (after prefetch)."""
