@@ -383,19 +383,29 @@ class UsageRating:
         Pipelined: while one chunk is written (the database works), the next is parsed and
         rated (this process works) against the balances the first left. Should the write
         fail (records already received, a balance another rater changed), both chunks are
-        rated again from what the database holds.
+        rated again from what the database holds. Once a chunk held records already
+        received (a file sent again), the next ones are checked for them before rating,
+        until one holds none.
         """
         started = format_instant(self._clock.now())
         report = BatchReport()
         numbered = enumerate(records)
+        resent = False
         with ThreadPoolExecutor(1, thread_name_prefix="rating-writer") as writer:
             pending: tuple[list[_Item], _Prepared, Future[None]] | None = None
             while chunk := list(itertools.islice(numbered, self.chunk)):
                 report.total += len(chunk)
                 items = self._parse(chunk, report)
+                if resent:
+                    before = report.duplicate
+                    items = self._without_stored(items, report)
+                    resent = report.duplicate > before
                 prepared = self._prepare(items, new=True)
                 if pending is not None and not self._settled(pending, report):
                     self._balances.forget(prepared.book.read)  # rated on what failed
+                    before = report.duplicate
+                    items = self._without_stored(items, report)
+                    resent = report.duplicate > before
                     prepared = self._prepare(items, new=True)
                 pending = (items, prepared, writer.submit(self._commit, prepared))
             if pending is not None:
