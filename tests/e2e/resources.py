@@ -70,6 +70,9 @@ class ResourceCase:
     # what the samples refer to and must exist first (an account's owning customer), by
     # collection path, with their ids: see `prepare`
     given: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    # stored under its id (ResourceType.keyed_by_id): a list comes in id order, not in the
+    # order the samples were made
+    listed_by_id: bool = False
 
     def __str__(self) -> str:
         return self.name
@@ -937,6 +940,7 @@ USAGE_CONSUMPTION = ResourceCase(
     bad_enums={},
     instant_keys=frozenset({"startDateTime", "endDateTime", "reachedDate", "lastUsageDate"}),
     operations=frozenset(),  # rating writes balances; clients read them
+    listed_by_id=True,
 )
 
 USAGE_CASES = (USAGE_SPECIFICATION, USAGE, USAGE_CONSUMPTION)

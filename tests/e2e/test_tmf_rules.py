@@ -87,7 +87,9 @@ class Listing:
         return (client or self.client).get(self.case.collection_url, params=params)
 
     def ids_where(self, keep: Any) -> list[str]:
-        return [sample["id"] for n, sample in enumerate(self.samples) if keep(n)]
+        """Ids of the samples kept, in the order a list without `sort` gives them."""
+        ids = [sample["id"] for n, sample in enumerate(self.samples) if keep(n)]
+        return sorted(ids) if self.case.listed_by_id else ids
 
 
 class Listings:
