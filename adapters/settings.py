@@ -65,7 +65,7 @@ class SettingsSchema(Schema):
     demo_numbers = fields.Integer(load_default=2000, validate=validate.Range(min=0))
     demo_sims = fields.Integer(load_default=2000, validate=validate.Range(min=0))
     validate_responses = fields.Boolean(load_default=False)
-    rating_chunk = fields.Integer(load_default=5000, validate=validate.Range(1, 50_000))
+    rating_chunk = fields.Integer(load_default=1000, validate=validate.Range(1, 50_000))
 
     @pre_load
     def level_in_capitals(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
