@@ -35,6 +35,7 @@ from domain.inventory import (
     TERMINATED,
     characteristic,
     realizing,
+    record_history,
 )
 from domain.order_validation import (
     BUNDLE,
@@ -445,14 +446,14 @@ class Fulfilment:
                 if characteristic(product, name) is not None
             }
             after["productCharacteristic"] = _characteristics(item, offer, kept)
-        self._products.change(stored, after)
+        self._store(stored, after)
 
     def _terminate(self, stored: Stored, after: dict[str, Any]) -> None:
         """End a product and a line's add-ons; the line's number goes to quarantine and its
         SIM is retired."""
         after["status"] = TERMINATED
         after["terminationDate"] = self._now()
-        self._products.change(stored, after)
+        self._store(stored, after, after["terminationDate"])
         self._release_resources(after)  # with the order item that ends it
 
     def _release_resources(self, product: Mapping[str, Any]) -> None:
@@ -502,7 +503,9 @@ class Fulfilment:
         if parts:
             product["product"] = parts
         try:
-            return self._products.create(product, resource_id=product_id)
+            return self._products.create(
+                record_history(product, product["startDate"]), resource_id=product_id
+            )
         except Conflict:  # created by an attempt that stopped before recording it
             return self._products.get(product_id)
 
@@ -555,7 +558,13 @@ class Fulfilment:
         if product["status"] == status:
             return product
         stored = self._products.load(product["id"])
-        return self._products.change(stored, {**stored.resource, "status": status})
+        return self._store(stored, {**stored.resource, "status": status})
+
+    def _store(
+        self, stored: Stored, after: dict[str, Any], at: str | None = None
+    ) -> dict[str, Any]:
+        """Store a change of a product, its billable state recorded in its history."""
+        return self._products.change(stored, record_history(after, at or self._now()))
 
     # cancellation -------------------------------------------------------------------------
 

@@ -77,6 +77,7 @@ PRODUCT_ATTRIBUTES = frozenset(
         "productCharacteristic",
         "productOffering",
         "productOrderItem",
+        "productHistory",
         "productPrice",
         "productRelationship",
         "productSpecification",
@@ -129,6 +130,31 @@ def characteristic(product: Mapping[str, Any], name: str) -> Any:
         if item.get("name") == name:
             return item.get("value")
     return None
+
+
+BILLED_PRICE_TYPES = frozenset({"recurring", "oneTime"})
+
+
+def record_history(product: dict[str, Any], at: str) -> dict[str, Any]:
+    """Append the product's billable state (status, offering, recurring and one-time
+    prices) as of `at` to its productHistory, unless it is the state already recorded last:
+    billing prorates by day from these entries, so every change fulfilment makes to them
+    is kept with its instant."""
+    state = {
+        "status": product.get("status"),
+        "productOffering": product.get("productOffering"),
+        "productPrice": [
+            price
+            for price in product.get("productPrice") or []
+            if price.get("priceType") in BILLED_PRICE_TYPES
+        ],
+    }
+    history = list(product.get("productHistory") or [])
+    if history and {key: history[-1].get(key) for key in state} == state:
+        return product
+    history.append({"validFor": {"startDateTime": at}, **state})
+    product["productHistory"] = history
+    return product
 
 
 def realizing(product: Mapping[str, Any], referred_type: str) -> str | None:
