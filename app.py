@@ -3,6 +3,9 @@
 python app.py serve    start the database if needed, load demo data, serve the APIs
 python app.py worker   run the event dispatcher and the catalog job runner as their own process
 python app.py rate-usage FILE...   rate CDR files (JSON lines or CSV) through bulk ingestion
+python app.py bill-run [--at INSTANT] [--account ID]...   bill the accounts whose period began
+python app.py dunning [--at INSTANT]   remind overdue bills, suspend lines if configured
+python app.py revenue-assurance --period YYYY-MM   check every account was billed what it owes
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import socket
 import sys
 import uuid
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -33,27 +37,36 @@ from connexion.resolver import RelativeResolver
 from pymongo.database import Database
 from starlette.exceptions import HTTPException
 
+from adapters.bill_document import BillDocuments
+from adapters.billing import Billing, BillRunner
 from adapters.clock import SystemClock
 from adapters.dispatcher import DeliveryPolicy, Dispatcher, HttpSender
 from adapters.dispatcher import ensure_indexes as ensure_dispatch_indexes
+from adapters.dunning import Dunning
 from adapters.embedded_db import DatabaseUnavailable, EmbeddedMongo
 from adapters.fulfilment_runner import CatalogCache, FulfilmentRunner
 from adapters.jobs import ImportSources, JobRunner, MongoExportFiles
 from adapters.mongo import MongoResources, connect
 from adapters.network import SimulatedNetwork
+from adapters.payment_gateway import SimulatedGateway
+from adapters.payments import MongoPayments
 from adapters.rating import MongoRatingDirectory, RatingRunner, UsageRating
 from adapters.resource_pools import MongoNumberPool, MongoSimStock
+from adapters.revenue_assurance import RevenueAssurance, report_text
 from adapters.settings import InvalidSettings, Settings, load_settings
 from adapters.subscriptions import MongoSubscriptions
 from domain.account import ACCOUNT_TYPES
+from domain.bill import BILL_TYPES, SYSTEM_CUSTOMER_BILL
 from domain.catalog import CATALOG_TYPES
 from domain.catalog_jobs import EXPORT_JOB, JOB_TYPES, CatalogJobs
 from domain.customer import CUSTOMER
+from domain.dunning import DunningPolicy
 from domain.errors import DomainError
 from domain.fulfilment import Fulfilment
 from domain.hub import HubService
 from domain.inventory import PRODUCT, SYSTEM_PRODUCT
 from domain.ordering import ORDERING_TYPES, SYSTEM_CANCEL, SYSTEM_ORDER
+from domain.payment import PAYMENT_TYPES, SYSTEM_PAYMENT, SYSTEM_REFUND
 from domain.query import PageLimits
 from domain.resource import Lookup, ResourceType
 from domain.service import HrefFor, ResourceService
@@ -107,17 +120,34 @@ APIS = (
         (USAGE, USAGE_SPECIFICATION, USAGE_CONSUMPTION, USAGE_BATCH),
         stored_schema="{}",
     ),
+    Api(
+        "bill.yaml",
+        "handlers.bill",
+        "customerBillManagement",
+        BILL_TYPES,
+        stored_schema="{}",
+    ),
+    Api(
+        "payment.yaml",
+        "handlers.payment",
+        "paymentManagement",
+        PAYMENT_TYPES,
+        stored_schema="{}",
+    ),
 )
 # What order fulfilment writes: the same resources without the limits put on clients.
 SYSTEM_TYPES = {
     "productOrder": SYSTEM_ORDER,
     "cancelProductOrder": SYSTEM_CANCEL,
     "product": SYSTEM_PRODUCT,
+    "customerBill": SYSTEM_CUSTOMER_BILL,
+    "payment": SYSTEM_PAYMENT,
+    "refund": SYSTEM_REFUND,
 }
 
 
 # the background workers of an API process in dev (settings.jobs) and of `worker`
-BACKGROUND = ("job_runner", "fulfilment_runner", "rating_runner")
+BACKGROUND = ("job_runner", "fulfilment_runner", "rating_runner", "bill_runner")
 
 
 class UuidIds:
@@ -172,6 +202,27 @@ def build_services(settings: Settings) -> Services:
     )
     rating_runner = RatingRunner(db, rating)
     rating_runner.ensure_indexes()
+    gateway = SimulatedGateway(settings.payment_failure_percent)
+    payments = MongoPayments(db, repository, resources, system, gateway, href_for)
+    billing = Billing(
+        db,
+        repository,
+        system["customerBill"],
+        resources["customerBillOnDemand"],
+        SystemClock(),
+        lambda bill_id: f"{href_for(SYSTEM_TYPES['customerBill'], bill_id)}/document",
+        apply_credit=payments.apply_credit,
+    )
+    dunning = Dunning(
+        db,
+        system["customerBill"],
+        resources["productOrder"],
+        SystemClock(),
+        DunningPolicy(settings.dunning_reminder_days, settings.dunning_suspend_days),
+    )
+    interval = timedelta(seconds=settings.bill_run_interval_seconds)
+    bill_runner = BillRunner(db, billing, interval, dunning)
+    bill_runner.ensure_indexes()
     services.extra.update(
         db=db,
         subscriptions=subscriptions,
@@ -180,6 +231,13 @@ def build_services(settings: Settings) -> Services:
         fulfilment_runner=fulfilment,
         usage_rating=rating,
         rating_runner=rating_runner,
+        payments=payments,
+        system=system,
+        billing=billing,
+        bill_runner=bill_runner,
+        dunning=dunning,
+        bill_documents=BillDocuments(db, settings),
+        revenue_assurance=RevenueAssurance(db, repository, SystemClock()),
     )
     return services
 
@@ -368,6 +426,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from adapters import seeding
+    from adapters.demo_billing import seed_billing
     from adapters.demo_catalog import starter_catalog
     from adapters.demo_data import demo_records
     from adapters.resource_pools import seed_demo_pools
@@ -383,6 +442,7 @@ def serve(settings: Settings) -> None:
             created += seed_demo_pools(
                 services.extra["db"], settings.demo_numbers, settings.demo_sims
             )
+            created += seed_billing(services, services.extra["system"], SystemClock().now())
             log.info("demo data: %d records created, the others were already there", created)
         print(f"serving on http://{settings.host}:{settings.port}/ (APIs listed there)", flush=True)
         uvicorn.run(
@@ -407,8 +467,8 @@ def worker(settings: Settings) -> None:
         for runner in runners:
             runner.start()
         print(
-            "event dispatcher, catalog jobs, order fulfilment and usage rating running; "
-            "Ctrl-C to stop",
+            "event dispatcher, catalog jobs, order fulfilment, usage rating and bill runs "
+            "running; Ctrl-C to stop",
             flush=True,
         )
         try:
@@ -422,6 +482,24 @@ def worker(settings: Settings) -> None:
             embedded.stop()
 
 
+@contextlib.contextmanager
+def _command(settings: Settings, stopped: str) -> Iterator[Services]:
+    """The services of a command, on the configured database or the embedded one, closed
+    after; a database or domain error ends the command saying `stopped` (a format string
+    of `error`)."""
+    settings, embedded = _database(settings)
+    try:
+        services = build_services(settings)
+        with services.extra["db"].client:
+            try:
+                yield services
+            except (pymongo.errors.PyMongoError, DomainError) as error:
+                _fail(stopped.format(error=error))
+    finally:
+        if embedded:
+            embedded.stop()
+
+
 def rate_usage(settings: Settings, files: list[str]) -> None:
     """Ingests CDR files (JSON lines or CSV) through bulk rating and prints each report."""
     from adapters.usage_files import read_usage_file
@@ -430,43 +508,108 @@ def rate_usage(settings: Settings, files: list[str]) -> None:
     for path in paths:
         if not path.is_file():
             _fail(f"{path}: no such file")
-    settings, embedded = _database(settings)
+    stopped = (
+        "rating stopped ({error}); what was stored is kept: send the files again, records "
+        "already received are skipped"
+    )
+    with _command(settings, stopped) as services:
+        for path in paths:
+            batch = services.extra["usage_rating"].ingest(read_usage_file(path), source=path.name)
+            counts = ", ".join(
+                f"{batch[key]} {key}"
+                for key in ("total", "rated", "rejected", "duplicate", "malformed")
+            )
+            print(f"{path}: {counts} (usageBatch {batch['id']})", flush=True)
+            for error in batch.get("error") or []:
+                print(f"  record {error['index']}: {error['reason']}")
+
+
+def bill_run(settings: Settings, at: str | None, accounts: list[str]) -> None:
+    """Bills the accounts (all, or the given ones) for their period holding `at` (default
+    now) and prints what the run did; a run stopped halfway is resumed by running it again."""
+    moment = _instant_option(at)
+    with _command(settings, "bill run stopped ({error}); run it again to resume") as services:
+        summary = services.extra["billing"].run(moment, accounts or None).as_dict()
+    print(
+        f"bill run at {summary['at']}: {summary['billed']} billed, "
+        f"{summary['alreadyBilled']} already billed, {summary['nothingToBill']} with "
+        f"nothing to bill, {len(summary['failed'])} failed",
+        flush=True,
+    )
+    for failure in summary["failed"]:
+        print(f"  account {failure['account']}: {failure['reason']}")
+
+
+def run_dunning(settings: Settings, at: str | None) -> None:
+    """Takes the dunning steps due at `at` (default now) and prints what was done; the
+    bill runner does the same after each bill run."""
+    moment = _instant_option(at)
+    with _command(settings, "dunning stopped ({error}); run it again to resume") as services:
+        report = services.extra["dunning"].run(moment)
+    print(
+        f"dunning at {report.at}: {report.reminded} bills reminded, {report.suspended} "
+        f"bills at the suspension step ({len(report.orders)} suspension orders), "
+        f"{len(report.failed)} failed",
+        flush=True,
+    )
+    for failure in report.failed:
+        print(f"  bill {failure['bill']}: {failure['reason']}")
+
+
+def revenue_assurance(settings: Settings, period: str | None) -> None:
+    """Prints the revenue assurance report of a month: totals, then each discrepancy and
+    what is pending or to follow up."""
+    from domain.revenue_assurance import Month
+
     try:
-        services = build_services(settings)
-        with services.extra["db"].client:  # closed once the files are in
-            for path in paths:
-                rating = services.extra["usage_rating"]
-                try:
-                    batch = rating.ingest(read_usage_file(path), source=path.name)
-                except (pymongo.errors.PyMongoError, DomainError) as error:
-                    _fail(
-                        f"{path}: rating stopped ({error}); what was stored is kept: send "
-                        "the file again, records already received are skipped"
-                    )
-                counts = ", ".join(
-                    f"{batch[key]} {key}"
-                    for key in ("total", "rated", "rejected", "duplicate", "malformed")
-                )
-                print(f"{path}: {counts} (usageBatch {batch['id']})", flush=True)
-                for error in batch.get("error") or []:
-                    print(f"  record {error['index']}: {error['reason']}")
-    finally:
-        if embedded:
-            embedded.stop()
+        month = str(Month.parse(period or ""))
+    except DomainError as error:
+        _fail(f"revenue-assurance --{error}")
+    with _command(settings, "revenue assurance stopped: {error}") as services:
+        report = services.extra["revenue_assurance"].report(month)
+    print(report_text(report), flush=True)
+
+
+def _instant_option(text: str | None) -> Any:
+    """An --at option: an ISO 8601 instant, or None (now)."""
+    from domain.instants import parse_instant
+
+    try:
+        return parse_instant(text) if text else None
+    except DomainError as error:
+        _fail(f"--at: {error}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "command", nargs="?", default="serve", choices=["serve", "worker", "rate-usage"]
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "worker", "rate-usage", "bill-run", "dunning", "revenue-assurance"],
     )
     parser.add_argument("files", nargs="*", help="rate-usage: CDR files (.jsonl or .csv)")
+    parser.add_argument(
+        "--at",
+        help="bill-run: the instant whose periods to bill; dunning: the instant bills are "
+        "overdue at (default now)",
+    )
+    parser.add_argument(
+        "--account", action="append", default=[], help="bill-run: only this account (repeatable)"
+    )
+    parser.add_argument("--period", help="revenue-assurance: the month to check, YYYY-MM")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "rate-usage":
             rate_usage(settings, args.files)
+        elif args.command == "bill-run":
+            bill_run(settings, args.at, args.account)
+        elif args.command == "dunning":
+            run_dunning(settings, args.at)
+        elif args.command == "revenue-assurance":
+            revenue_assurance(settings, args.period)
         else:
             {"serve": serve, "worker": worker}[args.command](settings)
     except (InvalidSettings, DatabaseUnavailable) as error:

@@ -67,12 +67,8 @@ class FulfilmentRunner(PollingWorker):
         the next: the embedded server reads every match of a range query whatever its limit,
         so querying per order would cost a scan of the backlog per order.
         """
-        if not self.leases.claim(TURN):
-            return 0  # another runner's turn
-        try:
-            return self._pass()
-        finally:
-            self.leases.release(TURN)
+        with self.leases.turn(TURN) as mine:
+            return self._pass() if mine else 0  # 0: another runner's turn
 
     def _pass(self) -> int:
         handled = 0

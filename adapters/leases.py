@@ -8,6 +8,8 @@ another worker takes the work over. Used by the catalog job runner and order ful
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pymongo.errors
@@ -54,6 +56,18 @@ class Leases:
 
     def release(self, key: str) -> None:
         self._leases.delete_one({"_id": key, "owner": self.owner})
+
+    @contextmanager
+    def turn(self, key: str) -> Iterator[bool]:
+        """Holds `key` while the block runs, when no one else holds it: yields whether it
+        does (a worker's turn: `if not turn: return`)."""
+        if not self.claim(key):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.release(key)
 
 
 def _now() -> datetime:

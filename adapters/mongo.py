@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -50,6 +51,18 @@ class DecimalCodec(TypeCodec):
 CODEC_OPTIONS: CodecOptions = CodecOptions(
     type_registry=TypeRegistry([DecimalCodec()]), tz_aware=True, tzinfo=UTC
 )
+
+
+# Ids per `$in`: the embedded server answers an `$in` of n values in time growing with n²,
+# so batched lookups go by groups of this many.
+IN_GROUP = 25
+
+
+def groups(values: Iterable[Any], size: int = IN_GROUP) -> Iterator[list[Any]]:
+    """`values` in lists of `size` (the last shorter)."""
+    iterator = iter(values)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def connect(uri: str, database: str) -> Database:
@@ -150,7 +163,7 @@ class MongoResources:
                 collection.drop_index("_due_1")  # the non-sparse one of earlier versions
             collection.create_index(DUE, sparse=True, name="_due_sparse")
         for path in rtype.filters:
-            if path != "id":
+            if path != "id" and path not in rtype.unindexed:
                 collection.create_index(path)
         for referrer in rtype.referrers:
             self._db[referrer.collection].create_index(referrer.path)

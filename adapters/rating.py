@@ -27,7 +27,7 @@ import copy
 import itertools
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,7 +39,15 @@ from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
 from adapters.leases import Leases
-from adapters.mongo import DUE, HIDDEN, VERSION, MongoResources, check_storable, in_transaction
+from adapters.mongo import (
+    DUE,
+    HIDDEN,
+    VERSION,
+    MongoResources,
+    check_storable,
+    groups,
+    in_transaction,
+)
 from adapters.polling import PollingWorker
 from adapters.usage_files import Malformed
 from domain import events as ev
@@ -62,7 +70,6 @@ from domain.usage import (
 )
 
 log = logging.getLogger("bss.rating")
-IN_GROUP = 25
 SKEW = timedelta(seconds=5)
 CACHE_TTL = timedelta(seconds=60)
 CACHE_LIMIT = 200_000  # entries per cache; cleared when exceeded (memory stays bounded)
@@ -79,12 +86,6 @@ PRODUCT_FIELDS = dict.fromkeys(
     ),
     1,
 ) | {"_id": 0}  # fmt: skip
-
-
-def groups(values: Iterable[Any], size: int = IN_GROUP) -> Iterator[list[Any]]:
-    iterator = iter(values)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 class _Timed:
@@ -652,9 +653,5 @@ class RatingRunner(PollingWorker):
         self.leases.ensure_indexes()
 
     def run_once(self) -> int:
-        if not self.leases.claim(TURN):
-            return 0
-        try:
-            return self._rating.rate_due(self._batch)
-        finally:
-            self.leases.release(TURN)
+        with self.leases.turn(TURN) as mine:
+            return self._rating.rate_due(self._batch) if mine else 0

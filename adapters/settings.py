@@ -33,11 +33,16 @@ class Settings:
     number_quarantine_days: int
     network_latency_ms: int
     network_failure_percent: int
+    payment_failure_percent: int
     demo_data: bool
     demo_numbers: int
     demo_sims: int
     validate_responses: bool
     rating_chunk: int
+    bill_run_interval_seconds: int
+    dunning_reminder_days: int
+    dunning_suspend_days: int
+    brand_name: str
 
 
 class SettingsSchema(Schema):
@@ -61,11 +66,20 @@ class SettingsSchema(Schema):
     number_quarantine_days = fields.Integer(load_default=30, validate=validate.Range(min=0))
     network_latency_ms = fields.Integer(load_default=300, validate=validate.Range(min=0))
     network_failure_percent = fields.Integer(load_default=0, validate=validate.Range(0, 100))
+    # card charges the simulated payment gateway declines (besides its test cards)
+    payment_failure_percent = fields.Integer(load_default=0, validate=validate.Range(0, 100))
     demo_data = fields.Boolean(load_default=True)
     demo_numbers = fields.Integer(load_default=2000, validate=validate.Range(min=0))
     demo_sims = fields.Integer(load_default=2000, validate=validate.Range(min=0))
     validate_responses = fields.Boolean(load_default=False)
     rating_chunk = fields.Integer(load_default=1000, validate=validate.Range(1, 50_000))
+    bill_run_interval_seconds = fields.Integer(load_default=3600, validate=validate.Range(min=1))
+    # days past a bill's payment due date after which it gets a reminder / the account's
+    # lines are suspended by an order (0: never)
+    dunning_reminder_days = fields.Integer(load_default=7, validate=validate.Range(min=1))
+    dunning_suspend_days = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    # the MVNO's name on customer documents (bills)
+    brand_name = fields.String(load_default="Demo Mobile", validate=validate.Length(1, 80))
 
     @pre_load
     def level_in_capitals(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

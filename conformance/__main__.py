@@ -4,10 +4,13 @@ Exit status: 0 when every check passed, 1 when some failed, 2 when the run could
 Against a server, the run creates customers, places orders and registers hub listeners (with
 callbacks on the unresolvable .invalid domain) there: aim it at a test instance, never at
 production. For --api account it creates billing accounts of a demo customer on a demo bill
-cycle, which needs the server's demo data. For --api inventory and usage it orders mobile
+cycle, which needs the server's demo data. For --api inventory, usage and bill it orders mobile
 lines for a customer of its own, which needs the server's demo data (starter catalog, number
 and SIM pools) and order fulfilment running; --api usage then sends usage batches: records of
-such a line (rated) and of a number no line has (rejected).
+such a line (rated) and of a number no line has (rejected); --api bill rates roaming usage of
+such a line and asks for bills on demand of it (real bills, with bill numbers, on that server).
+For --api payment it opens billing accounts of a demo customer and records payments (bank
+transfers, kept as credit) and refunds on them.
 """
 
 from __future__ import annotations

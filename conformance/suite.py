@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import schemathesis
 from schemathesis.engine import events, from_schema
 
-from adapters.demo_data import CYCLES, demo_customers, demo_records
+from adapters.demo_data import CYCLES, demo_billing_accounts, demo_customers, demo_records
 from adapters.settings import load_settings
 from conformance import tmf_checks  # noqa: F401 - registers the tmf_ checks
 from conformance.report import Finding, Report, record
@@ -243,12 +243,14 @@ def _rate(server: Server, records: list[dict[str, Any]], rated: int) -> list[str
     batch = server.create(_path("usage.yaml", "/usageBatch"), {"usage": records})
     if (batch["rated"], batch["rejected"]) != (rated, len(records) - rated):
         raise RuntimeError(f"cannot seed: usage batch {batch['id']} gave {batch}")
-    return [_usage_found(server, "/usage", 1, externalId=r["externalId"])[0] for r in records]
+    usage = _path("usage.yaml", "/usage")
+    return [_found(server, usage, 1, externalId=r["externalId"])[0] for r in records]
 
 
-def _usage_found(server: Server, collection: str, count: int, **filters: str) -> list[str]:
-    """The ids of the first `count` items of the usage API's collection that match."""
-    path = f"{_path('usage.yaml', collection)}?{urlencode(filters)}"
+def _found(server: Server, collection: str, count: int, **filters: str) -> list[str]:
+    """The ids of the first `count` items of the collection (a path from the server's root)
+    that match."""
+    path = f"{collection}?{urlencode(filters)}"
     found = [str(item["id"]) for item in server.read(path)]
     if len(found) < count:
         raise RuntimeError(f"cannot seed: GET {path} found {len(found)}, not {count}")
@@ -269,7 +271,71 @@ def _consumptions(server: Server, count: int) -> list[str]:
     """Balances: the API has no POST, rating usage of a line opens them."""
     product_id, msisdn = _line(server)
     _rate(server, [_usage_record(msisdn)], rated=1)
-    return _usage_found(server, "/usageConsumption", count, **{"product.id": product_id})
+    consumptions = _path("usage.yaml", "/usageConsumption")
+    return _found(server, consumptions, count, **{"product.id": product_id})
+
+
+def _bill_request(server: Server, number: int) -> dict[str, Any]:
+    # a demo account with nothing to bill: the request is accepted, then rejected
+    account_id, account = demo_billing_accounts()[0]
+    return {
+        "name": f"Conformance bill request {number}",
+        "billingAccount": {"id": account_id, "name": account["name"]},
+    }
+
+
+def _bills(server: Server, count: int) -> list[str]:
+    """Bills: the API has no POST for them. A bill on demand bills a line's usage so far,
+    so for each bill a data session roaming outside the EU (charged: no allowance covers
+    it) is rated, then a bill on demand is asked for."""
+    product_id, msisdn = _line(server)
+    product = server.read(f"{_path('inventory.yaml', '/product')}/{product_id}")
+    account = {"id": product["billingAccount"]["id"]}
+    bill_ids = []
+    for _ in range(count):
+        record = _usage_record(msisdn)
+        visited = {"name": "visitedCountry", "value": "US", "valueType": "string"}
+        record["usageCharacteristic"].append(visited)
+        _rate(server, [record], rated=1)
+        request = server.create(
+            _path("bill.yaml", "/customerBillOnDemand"), {"billingAccount": account}
+        )
+        if request["state"] != "done":
+            state, reason = request["state"], request.get("description")
+            raise RuntimeError(f"cannot seed: bill on demand {request['id']} is {state}: {reason}")
+        bill_ids.append(str(request["customerBill"]["id"]))
+    return bill_ids
+
+
+def _charges(server: Server, count: int) -> list[str]:
+    """The lines of a bill (see _bills)."""
+    [bill_id] = _bills(server, 1)
+    rates = _path("bill.yaml", "/appliedCustomerBillingRate")
+    return _found(server, rates, count, **{"bill.id": bill_id})
+
+
+def _payment(server: Server, number: int) -> dict[str, Any]:
+    """A bank transfer to a new billing account (of a demo customer): no bill to pay, so all
+    of it stays as credit. Its reference is new on every run against a server."""
+    account = server.create(_path("account.yaml", "/billingAccount"), _billing_account(server, 0))
+    return {
+        "account": {"id": account["id"], "@referredType": "BillingAccount"},
+        "paymentMethod": {"@type": "BankTransfer", "name": "SEPA credit transfer"},
+        "totalAmount": {"unit": "EUR", "value": 25},
+        "correlatorId": f"conformance-{uuid.uuid4().hex}",
+    }
+
+
+def _refund(server: Server, number: int) -> dict[str, Any]:
+    """Pays back part of the credit of a payment made for it."""
+    payment = server.create(_path("payment.yaml", "/payment"), _payment(server, number))
+    return {
+        "account": payment["account"],
+        "payment": {"id": payment["id"], "@referredType": "Payment"},
+        "paymentMethod": {"@type": "BankTransfer", "name": "SEPA credit transfer"},
+        "totalAmount": {"unit": "EUR", "value": 1},
+        "correlatorId": f"conformance-{uuid.uuid4().hex}",
+    }
 
 
 APIS = {
@@ -319,6 +385,17 @@ APIS = {
             "/hub": _listener,
         },
         items={"/usage": _rated_usage, "/usageConsumption": _consumptions},
+        demo_data=True,
+    ),
+    "bill": ApiUnderTest(
+        "bill.yaml",
+        {"/customerBillOnDemand": _bill_request, "/hub": _listener},
+        items={"/customerBill": _bills, "/appliedCustomerBillingRate": _charges},
+        demo_data=True,
+    ),
+    "payment": ApiUnderTest(
+        "payment.yaml",
+        {"/payment": _payment, "/refund": _refund, "/hub": _listener},
         demo_data=True,
     ),
 }

@@ -382,30 +382,36 @@ def bill_lines(
     usage: Sequence[UsageCharge],
     charged: Mapping[ChargeKey, Amounts],
     *,
-    recurring: bool = True,
+    interim: bool = False,
 ) -> list[Line]:
-    """The lines still to charge for `periods` (oldest first): what is owed minus what
-    `charged` (the lines of earlier bills for those periods) already charged. Without
-    `recurring` (an interim bill) only usage is charged."""
+    """The lines still to charge for `periods` (oldest first, the bill's own last): what is
+    owed minus what `charged` (the lines of earlier bills for those periods) already
+    charged. The usage of the bill's own period is still open and left for the next bill,
+    unless the bill is `interim` (on demand), which charges usage only, the open period's
+    so far included."""
     currency, rate = terms.currency, terms.vat_rate
     by_start = {period[0]: period for period in periods}
+    settled = set(by_start) if interim else {period[0] for period in periods[:-1]}
     owed: dict[ChargeKey, Owed] = {}
     names = {life.product_id: life.name for life in products}
-    if recurring:
+    if not interim:
         for life in products:
             for period in periods:
                 for (kind, price_key), amount in owed_for(life, period, terms.cycle).items():
                     owed[(life.product_id, kind, price_key, period[0])] = amount
     for charge in usage:
-        if charge.period_start in by_start:
+        if charge.period_start in settled:
             names.setdefault(charge.product_id, charge.product_name)
             usage_key = (charge.product_id, USAGE, USAGE, charge.period_start)
             owed[usage_key] = Owed("Usage", charge.tax_excluded, charge.tax_included)
+    # what earlier bills charged for what this bill settles
+    counted = {
+        key
+        for key in charged
+        if (key[3] in settled if key[1] == USAGE else key[3] in by_start and not interim)
+    }
     lines = []
-    for key in sorted(
-        owed.keys() | {k for k in charged if k[3] in by_start and (recurring or k[1] == USAGE)},
-        key=_line_order,
-    ):
+    for key in sorted(owed.keys() | counted, key=_line_order):
         product_id, kind, price_key, start = key
         due = owed.get(key)
         before = charged.get(key)
@@ -427,7 +433,7 @@ def bill_lines(
                 name=due.name if due else _name_of_key(price_key),
                 coverage=by_start[start],
                 amounts=Amounts(excluded, tax),
-                tax_rate=rate if kind != USAGE else _usage_rate(excluded, tax),
+                tax_rate=rate,  # usage too: it was rated at the account's rate, per record
                 adjustment=before is not None,
                 days=due.days if due else None,
                 days_in_period=due.days_in_period if due else None,
@@ -445,13 +451,6 @@ def _line_order(key: ChargeKey) -> tuple[Any, ...]:
 
 def _name_of_key(key: str) -> str:
     return key.split(">")[-1]
-
-
-def _usage_rate(excluded: Decimal, tax: Decimal) -> Decimal:
-    """The VAT rate usage was rated at, shown on its line (the rounded effective rate)."""
-    if excluded == 0:
-        return Decimal(0)
-    return (tax * 100 / excluded).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)
@@ -485,9 +484,9 @@ def regular_bill_id(account_id: str, period: Period) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{account_id}/{format_instant(period[0])}"))
 
 
-def rate_id(bill_id: str, line: Line) -> str:
-    key = "/".join((line.product_id, line.kind, line.key, format_instant(line.coverage[0])))
-    return str(uuid.uuid5(NAMESPACE, f"{bill_id}/{key}"))
+def rate_id(bill_id: str, position: int) -> str:
+    """A bill's lines are numbered after it: they list in the bill's order."""
+    return f"{bill_id}-{position + 1:03d}"
 
 
 def _money(amount: Decimal, currency: str) -> dict[str, Any]:
@@ -558,8 +557,8 @@ def draft_bill(
         bill["paymentMethod"] = dict(payment_method)
     bill_ref = {"id": bill_id, "@referredType": "CustomerBill"}
     rates = [
-        {"id": rate_id(bill_id, line), **_rate(bill_ref, account_ref, line, bill_date, currency)}
-        for line in lines
+        {"id": rate_id(bill_id, n), **_rate(bill_ref, account_ref, line, bill_date, currency)}
+        for n, line in enumerate(lines)
     ]
     return BillDraft(bill, rates)
 

@@ -117,6 +117,7 @@ PRODUCT = ResourceType(
     ),
     lifecycle=PRODUCT_LIFECYCLE,
     rules=ClientProductRules(),
+    change_records=frozenset({"productHistory"}),
     derived_filters={"msisdn": _realized_by, "iccid": _realized_by},
 )
 

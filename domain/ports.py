@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from domain.events import Event
@@ -168,3 +169,24 @@ class Network(Protocol):
 
     def outcome(self, request_id: str) -> NetworkOutcome:
         """PENDING until the network has answered; raises KeyError for an unknown id."""
+
+
+# Payments -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    approved: bool
+    authorization_code: str | None = None  # the gateway's, for reconciliation
+    reason: str | None = None  # why it was declined
+
+
+class PaymentGateway(Protocol):
+    """The payment service provider that charges cards."""
+
+    def charge(
+        self, reference: str, amount: Decimal, currency: str, method: Mapping[str, Any]
+    ) -> ChargeOutcome:
+        """Charge `amount` to the card `method` names (its token is its id). Idempotent by
+        `reference` (the payment's id): charging again answers as the first time and takes
+        the money once."""

@@ -120,6 +120,12 @@ class ResourceType:
     # stored under its id as the database key: one index fewer to write per change, for
     # types written in volume by the server (balances); their list order is the id's
     keyed_by_id: bool = False
+    # filters not worth an index for types written in volume: values shared by most
+    # resources (a type, a flag), which an index would not narrow; found by scanning
+    unindexed: frozenset[str] = frozenset()
+    # attributes the server appends to as a record of other changes (a product's history):
+    # no change of their own, so not named by change events
+    change_records: frozenset[str] = frozenset()
 
     @property
     def collection(self) -> str:

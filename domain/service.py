@@ -100,6 +100,17 @@ class ResourceService:
         """Store `after` in place of `stored` (409 when the stored version is no longer
         current), checked like a patch. `notice` adds an event of that kind with that
         fieldPath (TMF622 InformationRequired), when the resource type emits it."""
+        after, events = self.changed(stored, after, notice)
+        if after is not stored.resource:
+            self._repository.replace(self.rtype, stored, after, events)
+        return after
+
+    def changed(
+        self, stored: Stored, after: dict[str, Any], notice: tuple[str, str] | None = None
+    ) -> tuple[dict[str, Any], tuple[ev.Event, ...]]:
+        """What `change` would store and its events, checked, not stored (the stored
+        resource itself when nothing changes): for writers that store several resources in
+        one transaction (a payment and the bills it pays)."""
         rtype = self.rtype
         before = stored.resource
         self._check_extensions(after)
@@ -107,7 +118,7 @@ class ResourceService:
         _normalize_instants(after, rtype.instant_keys)
         changed = _differences(before, after)
         if not changed:
-            return before
+            return before, ()
         lifecycle = rtype.lifecycle
         if lifecycle:
             target = after.get(lifecycle.attribute)
@@ -122,14 +133,13 @@ class ResourceService:
         self._prepare(after)
         rtype.rules.on_update(before, after, self.lookup)
         # what the change and the rules changed, not what the server stamps on every change
-        stamped = {*rtype.server_dates, rtype.version_attribute}
+        stamped = {*rtype.server_dates, rtype.version_attribute, *rtype.change_records}
         changed = [key for key in _differences(before, after) if key not in stamped]
         events = self._change_events(stored, after, changed, now)
         if notice:
             kind, field_path = notice
             events += self.events(kind, after, stored.version + 1, now, field_path)
-        self._repository.replace(rtype, stored, after, events)
-        return after
+        return after, events
 
     def put(self, body: Mapping[str, Any]) -> str:
         """Store a resource as given, with its id, state, dates and version (an import):

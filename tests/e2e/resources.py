@@ -48,7 +48,9 @@ class ResourceCase:
     path: str  # collection path under the API
     new_body: Callable[[int], dict[str, Any]]  # a valid create body: sample n
     change: Mapping[str, Any]  # a merge patch that changes an attribute of any sample
-    optional_attribute: str  # present in every sample and removable (merge patch null)
+    # present in every sample and removable (merge patch null); None where clients may
+    # remove nothing (a bill: only its state changes)
+    optional_attribute: str | None
     list_attribute: str | None  # an array attribute of objects, if the resource has one
     mandatory: tuple[str, ...]  # required in a create body; no patch may remove them
     state: StateRule | None  # None: the resource has no lifecycle
@@ -945,4 +947,240 @@ USAGE_CONSUMPTION = ResourceCase(
 
 USAGE_CASES = (USAGE_SPECIFICATION, USAGE, USAGE_CONSUMPTION)
 
-CASES = (CUSTOMER, *CATALOG_CASES, *ORDER_CASES, *ACCOUNT_CASES, *USAGE_CASES)
+# --- TMF678 Customer Bill Management -------------------------------------------------------
+# Bills and their lines are written by the bill run: samples are written by the app's own
+# service for them. A client may only move a bill's state. A bill on demand for an account
+# that does not exist is accepted and rejected at once by billing: samples end rejected.
+
+BILL_API = "/tmf-api/customerBillManagement/v4"
+BILL_START = datetime(2026, 1, 1, tzinfo=UTC)
+RUN_TYPES = ("onCycle", "offCycle")
+BILL_CATEGORIES = ("normal", "interim")
+RATE_TYPES = ("recurring", "oneTime", "usage", "discount")
+
+
+def euros(amount: int) -> dict[str, Any]:
+    # whole amounts: exact both as stored (no float reaches storage) and as JSON
+    return {"unit": "EUR", "value": amount}
+
+
+def with_vat(excluded: int) -> tuple[int, int]:
+    """The tax at 23% and the tax-included amount of a multiple of 100."""
+    tax = excluded * 23 // 100
+    return tax, excluded + tax
+
+
+def bill_no(n: int) -> str:
+    return f"{n + 1:06d}"
+
+
+def bill_period_start(n: int) -> str:
+    return instant(BILL_START + timedelta(days=31 * n))
+
+
+def bill_date(n: int) -> str:
+    return instant(BILL_START + timedelta(days=31 * (n + 1), hours=2, milliseconds=125))
+
+
+def payment_due(n: int) -> str:
+    return instant(BILL_START + timedelta(days=31 * (n + 1) + 14))
+
+
+def run_type(n: int) -> str:
+    return RUN_TYPES[n % len(RUN_TYPES)]
+
+
+def bill_category(n: int) -> str:
+    return BILL_CATEGORIES[n % len(BILL_CATEGORIES)]
+
+
+def customer_bill_body(n: int) -> dict[str, Any]:
+    excluded = 100 * (n + 1)
+    tax, included = with_vat(excluded)
+    return {
+        "billNo": bill_no(n),
+        "billDate": bill_date(n),
+        "billingPeriod": {
+            "startDateTime": bill_period_start(n),
+            "endDateTime": bill_period_start(n + 1),
+        },
+        "paymentDueDate": payment_due(n),
+        "nextBillDate": bill_period_start(n + 1),
+        "runType": run_type(n),
+        "category": bill_category(n),
+        "state": "new",
+        "amountDue": euros(included),
+        "remainingAmount": euros(included),
+        "taxExcludedAmount": euros(excluded),
+        "taxIncludedAmount": euros(included),
+        "taxItem": [{"taxCategory": "VAT", "taxRate": 23, "taxAmount": euros(tax)}],
+        "billingAccount": billing_account(n),
+        "relatedParty": customer_ref(n),
+        "appliedPayment": [],
+        "billDocument": [
+            {
+                "id": f"bill-{n}-pdf",
+                "name": f"bill-{bill_no(n)}.pdf",
+                "url": f"{PUBLIC_BASE}{BILL_API}/customerBill/bill-{n}/document",
+                "mimeType": "application/pdf",
+                "@type": "AttachmentRefOrValue",
+            }
+        ],
+    }
+
+
+CUSTOMER_BILL = ResourceCase(
+    name="CustomerBill",
+    api=BILL_API,
+    path="customerBill",
+    new_body=customer_bill_body,
+    change={"state": "onHold"},
+    optional_attribute=None,  # a client changes the state only
+    list_attribute="taxItem",
+    mandatory=("state",),
+    state=StateRule(
+        attribute="state",
+        initial="new",
+        allowed="validated",
+        illegal="settled",  # payments settle a bill
+        allowed_from_initial=("onHold", "validated"),
+    ),
+    filterable=(
+        Filterable("billNo", bill_no),
+        Filterable("state", lambda n: "new"),
+        Filterable("billingAccount.id", lambda n: f"ba-{n}"),
+        Filterable("relatedParty.id", lambda n: f"customer-{n}"),
+        Filterable("runType", run_type),
+        Filterable("category", bill_category),
+        Filterable("billDate", bill_date),
+        Filterable("billingPeriod.startDateTime", bill_period_start),
+        Filterable("paymentDueDate", payment_due),
+    ),
+    range_attribute="billDate",
+    nested_field="billingAccount.id",
+    sort_keys=("runType", "billNo"),
+    not_patchable={
+        "id": "another-id",
+        "href": "http://evil.test/x",
+        "@baseType": "Entity",
+        "lastUpdate": "2030-01-01T00:00:00.000Z",
+        "billNo": "999999",
+        "amountDue": euros(0),
+        "remainingAmount": euros(0),
+        "appliedPayment": [{"appliedAmount": euros(1), "payment": {"id": "p-1"}}],
+    },
+    wrong_types={"state": 42},
+    bad_enums={"state": "paid"},
+    instant_keys=frozenset(
+        {"billDate", "lastUpdate", "nextBillDate", "paymentDueDate", "startDateTime", "endDateTime"}
+    ),
+    server_set=frozenset({"lastUpdate"}),
+    operations=frozenset({PATCH}),  # the bill run issues bills; they are never deleted
+)
+
+
+def rate_type(n: int) -> str:
+    return RATE_TYPES[n % len(RATE_TYPES)]
+
+
+def rate_bill(n: int) -> str:
+    return f"bill-{n // 2}"  # two lines per bill: ties to sort by
+
+
+def coverage_start(n: int) -> str:
+    return instant(BILL_START + timedelta(days=n, milliseconds=250))
+
+
+def rate_body(n: int) -> dict[str, Any]:
+    sign = -1 if rate_type(n) == "discount" else 1
+    excluded = sign * 100 * (n + 1)
+    tax, included = with_vat(excluded)
+    return {
+        "name": f"Charge {n:03d}",
+        "description": f"Charge number {n}",
+        "date": bill_date(n),
+        "type": rate_type(n),
+        "isBilled": True,
+        "bill": {"id": rate_bill(n), "@referredType": "CustomerBill"},
+        "billingAccount": billing_account(n % 2),
+        "product": {"id": f"line-{n}", "name": "SIM Only 5 GB", "@referredType": "Product"},
+        "periodCoverage": {
+            "startDateTime": coverage_start(n),
+            "endDateTime": instant(BILL_START + timedelta(days=n + 31)),
+        },
+        "taxExcludedAmount": euros(excluded),
+        "taxIncludedAmount": euros(included),
+        "appliedTax": [{"taxCategory": "VAT", "taxRate": 23, "taxAmount": euros(tax)}],
+        "characteristic": [
+            {"name": "chargedDays", "value": 31, "valueType": "integer"},
+            {"name": "daysInPeriod", "value": 31, "valueType": "integer"},
+        ],
+    }
+
+
+APPLIED_CUSTOMER_BILLING_RATE = ResourceCase(
+    name="AppliedCustomerBillingRate",
+    api=BILL_API,
+    path="appliedCustomerBillingRate",
+    new_body=rate_body,
+    change={"name": "Renamed charge"},  # never sent: `fields` selects it
+    optional_attribute="description",
+    list_attribute="characteristic",
+    mandatory=(),
+    state=None,
+    filterable=(
+        Filterable("product.id", lambda n: f"line-{n}"),
+        Filterable("type", rate_type),
+        Filterable("bill.id", rate_bill),
+        Filterable("billingAccount.id", lambda n: f"ba-{n % 2}"),
+        Filterable("isBilled", lambda n: "true"),
+        Filterable("periodCoverage.startDateTime", coverage_start),
+    ),
+    range_attribute="periodCoverage.startDateTime",
+    nested_field="bill.id",
+    sort_keys=("bill.id", "product.id"),
+    not_patchable={},
+    wrong_types={},
+    bad_enums={},
+    instant_keys=frozenset({"date", "startDateTime", "endDateTime"}),
+    operations=frozenset(),  # written with their bill; read only
+    listed_by_id=True,
+)
+
+
+def on_demand_body(n: int) -> dict[str, Any]:
+    return {
+        "name": f"Bill request {n:03d}",
+        "billingAccount": billing_account(n),
+        "relatedParty": customer_ref(n)[0],
+    }
+
+
+CUSTOMER_BILL_ON_DEMAND = ResourceCase(
+    name="CustomerBillOnDemand",
+    api=BILL_API,
+    path="customerBillOnDemand",
+    new_body=on_demand_body,
+    change={"name": "Renamed request"},
+    optional_attribute="name",
+    list_attribute=None,
+    mandatory=("billingAccount",),
+    state=None,  # the server's to move: it starts inProgress, billing ends it
+    filterable=(
+        Filterable("billingAccount.id", lambda n: f"ba-{n}"),
+        Filterable("state", lambda n: "rejected"),  # no such account
+    ),
+    range_attribute=None,  # lastUpdate, its only instant, is the server's
+    nested_field="billingAccount.id",
+    sort_keys=("state", "billingAccount.id"),
+    not_patchable={},
+    wrong_types={"name": 42, "billingAccount": "ba-1", "relatedParty": ["customer-1"]},
+    bad_enums={"state": "Dormant"},
+    instant_keys=frozenset({"lastUpdate"}),
+    server_set=frozenset({"lastUpdate"}),
+    operations=frozenset({CREATE}),
+)
+
+BILL_CASES = (CUSTOMER_BILL, APPLIED_CUSTOMER_BILLING_RATE, CUSTOMER_BILL_ON_DEMAND)
+
+CASES = (CUSTOMER, *CATALOG_CASES, *ORDER_CASES, *ACCOUNT_CASES, *USAGE_CASES, *BILL_CASES)

@@ -85,11 +85,11 @@ def period(text: str) -> tuple[datetime, datetime]:
     return TERMS.cycle.period(local(text))
 
 
-def lines_for(bill_period, products, first=None, charged=None, usage=(), recurring=True):
+def lines_for(bill_period, products, first=None, charged=None, usage=(), interim=False):
     lives = [product_life(p) for p in products]
     first = first or bill_period[0]
     periods = periods_from(TERMS.cycle, first, bill_period)
-    return bill_lines(TERMS, periods, lives, list(usage), charged or {}, recurring=recurring)
+    return bill_lines(TERMS, periods, lives, list(usage), charged or {}, interim=interim)
 
 
 def summary(lines: list[Line]) -> list[tuple[str, str, str, Decimal, Decimal]]:
@@ -294,7 +294,7 @@ def test_an_interim_bill_charges_only_usage_and_the_next_bill_deducts_it():
     november = period("2026-11-10T09:00")
     items = [product(state(local("2026-10-01T08:00"), "active", PLAN))]
     so_far = UsageCharge("p-1", "SIM Only", november[0], D("3.00"), D("3.69"))
-    interim = lines_for(november, items, usage=[so_far], recurring=False)
+    interim = lines_for(november, items, usage=[so_far], interim=True)
     assert summary(interim) == [("usage", "usage", "2026-11", D("3.00"), D("0.69"))]
     final = UsageCharge("p-1", "SIM Only", november[0], D("5.00"), D("6.15"))
     charged = charged_from(interim)
@@ -342,3 +342,12 @@ def test_bill_ids_are_one_per_account_and_period():
     assert regular_bill_id("ba-1", november) == regular_bill_id("ba-1", november)
     assert regular_bill_id("ba-1", november) != regular_bill_id("ba-2", november)
     assert regular_bill_id("ba-1", november) != regular_bill_id("ba-1", period("2026-12-10T09:00"))
+
+
+def test_the_bill_of_a_period_leaves_its_open_usage_to_the_next_even_after_an_interim_bill():
+    november = period("2026-11-10T09:00")
+    items = [product(state(local("2026-10-01T08:00"), "active", PLAN))]
+    so_far = UsageCharge("p-1", "SIM Only", november[0], D("3.00"), D("3.69"))
+    interim = lines_for(november, items, usage=[so_far], interim=True)
+    regular = lines_for(november, items, usage=[so_far], charged=charged_from(interim))
+    assert summary(regular) == [("recurring", "plan-5gb", "2026-11", D("8.13"), D("1.87"))]
