@@ -103,3 +103,14 @@ def test_demo_payments_settle_bills_and_credit_reaches_the_next_bill(demo):
     ).json()
     assert len(payments) == 1
     assert Decimal(str(payments[0]["unallocatedAmount"]["value"])) == 0
+
+
+def test_revenue_assurance_of_the_demo_periods_is_clean(demo):
+    application, _, _ = demo
+    client = application.test_client()
+    for month in ("2026-10", "2026-11"):
+        response = client.get(f"{BILLS}/revenueAssuranceReport", params={"period": month})
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert report["clean"] is True, report
+        assert report["discrepancyCount"] == 0
