@@ -6,6 +6,7 @@ python app.py rate-usage FILE...   rate CDR files (JSON lines or CSV) through bu
 python app.py bill-run [--at INSTANT] [--account ID]...   bill the accounts whose period began
 python app.py dunning [--at INSTANT]   remind overdue bills, suspend lines if configured
 python app.py revenue-assurance --period YYYY-MM   check every account was billed what it owes
+python app.py token [--partner ID] [--scope S]... [--operator]   print a development token
 """
 
 from __future__ import annotations
@@ -37,25 +38,29 @@ from connexion.resolver import RelativeResolver
 from pymongo.database import Database
 from starlette.exceptions import HTTPException
 
+from adapters import tokens
+from adapters.acting import acting_for
 from adapters.bill_document import BillDocuments
-from adapters.billing import Billing, BillRunner
+from adapters.billing import COUNTERS, Billing, BillRunner
 from adapters.clock import SystemClock
 from adapters.dispatcher import DeliveryPolicy, Dispatcher, HttpSender
 from adapters.dispatcher import ensure_indexes as ensure_dispatch_indexes
 from adapters.dunning import Dunning
 from adapters.embedded_db import DatabaseUnavailable, EmbeddedMongo
 from adapters.fulfilment_runner import CatalogCache, FulfilmentRunner
-from adapters.jobs import ImportSources, JobRunner, MongoExportFiles
-from adapters.mongo import MongoResources, connect
+from adapters.jobs import EXPORT_FILES, ImportSources, JobRunner, MongoExportFiles
+from adapters.mongo import HUB, OUTBOX, MongoResources, connect
 from adapters.network import SimulatedNetwork
+from adapters.partners import DEMO_PARTNER, SHARED, adopt_unowned
 from adapters.payment_gateway import SimulatedGateway
 from adapters.payments import MongoPayments
 from adapters.rating import MongoRatingDirectory, RatingRunner, UsageRating
-from adapters.resource_pools import MongoNumberPool, MongoSimStock
+from adapters.resource_pools import NUMBERS, SIMS, MongoNumberPool, MongoSimStock
 from adapters.revenue_assurance import RevenueAssurance, report_text
-from adapters.settings import InvalidSettings, Settings, load_settings
+from adapters.settings import InvalidSettings, Settings, is_loopback, load_settings
 from adapters.subscriptions import MongoSubscriptions
 from domain.account import ACCOUNT_TYPES
+from domain.audit import AUDIT_ENTRY
 from domain.bill import BILL_TYPES, SYSTEM_CUSTOMER_BILL
 from domain.catalog import CATALOG_TYPES
 from domain.catalog_jobs import EXPORT_JOB, JOB_TYPES, CatalogJobs
@@ -69,10 +74,14 @@ from domain.ordering import ORDERING_TYPES, SYSTEM_CANCEL, SYSTEM_ORDER
 from domain.payment import PAYMENT_TYPES, SYSTEM_PAYMENT, SYSTEM_REFUND
 from domain.query import PageLimits
 from domain.resource import Lookup, ResourceType
+from domain.security import OPERATOR
 from domain.service import HrefFor, ResourceService
 from domain.usage import USAGE_BATCH, USAGE_CONSUMPTION, USAGE_SPECIFICATION, usage_resource
 from handlers import errors
+from handlers.auth import AuthMiddleware, middlewares
+from handlers.rate_limit import ClientRates, RateLimitMiddleware
 from handlers.routing import RoutingGuard
+from handlers.security_headers import SecurityHeadersMiddleware
 from handlers.specs import base_path, load_spec
 from handlers.tmf import Services, href
 from handlers.validation import VALIDATORS, BodyLimitMiddleware, ResourceSchemaCheck
@@ -134,6 +143,7 @@ APIS = (
         PAYMENT_TYPES,
         stored_schema="{}",
     ),
+    Api("audit.yaml", "handlers.audit", "auditManagement", (AUDIT_ENTRY,), "{}"),
 )
 # What order fulfilment writes: the same resources without the limits put on clients.
 SYSTEM_TYPES = {
@@ -145,6 +155,9 @@ SYSTEM_TYPES = {
     "refund": SYSTEM_REFUND,
 }
 
+
+# where partners' documents are kept besides the APIs' resources (adapters/partners.py)
+PARTNER_COLLECTIONS = (NUMBERS, SIMS, OUTBOX, HUB, EXPORT_FILES)
 
 # the background workers of an API process in dev (settings.jobs) and of `worker`
 BACKGROUND = ("job_runner", "fulfilment_runner", "rating_runner", "bill_runner")
@@ -165,6 +178,8 @@ def build_services(settings: Settings) -> Services:
         reason = str(error).split(" (configured timeouts")[0].split(", Timeout")[0]
         where = re.sub(r"//[^@/]*@", "//***@", settings.mongodb_uri)  # never print credentials
         raise DatabaseUnavailable(f"database at {where} unreachable: {reason}") from None
+    resource_collections = [rtype.collection for api in APIS for rtype in api.resources]
+    adopt_unowned(db, [*resource_collections, *PARTNER_COLLECTIONS], COUNTERS)
     repository = MongoResources(db)
     subscriptions = MongoSubscriptions(db)
     subscriptions.ensure_indexes()
@@ -296,6 +311,13 @@ def configure_logging(level: str) -> None:
 def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.FlaskApp:
     settings = config if isinstance(config, Settings) else load_settings(config)
     configure_logging(settings.log_level)
+    verifier = tokens.verifier(settings)  # fails here, in one line, on a key it cannot use
+    if verifier is None:
+        log.warning(
+            "AUTHENTICATION IS OFF (BSS_AUTH=dev): every request acts as an operator with "
+            "every scope; for development on %s only",
+            settings.host,
+        )
     services = build_services(settings)
     app = connexion.FlaskApp(
         __name__,
@@ -303,6 +325,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.Fla
         validator_map=VALIDATORS,
         validate_responses=settings.validate_responses,
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True),
+        middlewares=middlewares(),
     )
     flask_app = app.app
     flask_app.json = WireJsonProvider(flask_app)
@@ -321,6 +344,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> connexion.Fla
     )
     specs = [load_spec(api.spec) for api in APIS]
     app.add_middleware(RoutingGuard, MiddlewarePosition.BEFORE_SWAGGER, specs=specs)
+    app.add_middleware(AuthMiddleware, MiddlewarePosition.BEFORE_ROUTING, verifier=verifier)
+    if settings.rate_limit_per_minute:  # after authentication, which names the client
+        rates = ClientRates(settings.rate_limit_per_minute)
+        app.add_middleware(RateLimitMiddleware, MiddlewarePosition.BEFORE_VALIDATION, rates=rates)
+    # outermost: error responses get the headers too
+    app.add_middleware(
+        SecurityHeadersMiddleware, MiddlewarePosition.BEFORE_EXCEPTION, hsts=settings.hsts
+    )
     if settings.dispatcher:
         dispatcher = _dispatcher(settings, services)
         dispatcher.start()
@@ -375,7 +406,8 @@ def _add_operational_routes(app: connexion.FlaskApp, services: Services) -> None
         try:
             services.extra["db"].command("ping")
         except pymongo.errors.PyMongoError as error:
-            return errors.error_body(503, f"database unreachable: {error}"), 503
+            log.warning("not ready: database unreachable: %s", error)  # hosts: for us only
+            return errors.error_body(503, "database unreachable"), 503
         return {"status": "ready"}
 
     def index() -> Any:
@@ -425,26 +457,18 @@ def _database(settings: Settings) -> tuple[Settings, EmbeddedMongo | None]:
 def serve(settings: Settings) -> None:
     import uvicorn
 
-    from adapters import seeding
-    from adapters.demo_billing import seed_billing
-    from adapters.demo_catalog import starter_catalog
-    from adapters.demo_data import demo_records
-    from adapters.resource_pools import seed_demo_pools
-
     if not _port_free(settings.host, settings.port):
         _fail(f"port {settings.port} on {settings.host} is in use (set BSS_PORT to another)")
+    settings = _dev_secret(settings)
+    tokens.verifier(settings)  # fails here, in one line, on a key it cannot use
     settings, embedded = _database(settings)
     try:
         services = build_services(settings)  # fails here, in one line, if the DB is unreachable
         if settings.demo_data:
-            demo = {**starter_catalog(), **demo_records()}
-            created = seeding.load(services.resources, demo)
-            created += seed_demo_pools(
-                services.extra["db"], settings.demo_numbers, settings.demo_sims
-            )
-            created += seed_billing(services, services.extra["system"], SystemClock().now())
+            created = _load_demo(services, settings)
             log.info("demo data: %d records created, the others were already there", created)
         print(f"serving on http://{settings.host}:{settings.port}/ (APIs listed there)", flush=True)
+        print(_how_to_call(settings), flush=True)
         uvicorn.run(
             "app:asgi",
             factory=True,
@@ -453,10 +477,71 @@ def serve(settings: Settings) -> None:
             workers=settings.workers,
             log_level=settings.log_level.lower(),
             access_log=False,
+            server_header=False,  # what runs us is nobody's business
         )
     finally:
         if embedded:
             embedded.stop()
+
+
+def _load_demo(services: Services, settings: Settings) -> int:
+    """Loads what is missing of the demo data; returns how many records it created. The
+    starter catalog, billing cycles and usage specifications are the platform's (shared by
+    every partner); customers, accounts, numbers, SIMs, products and bills the demo
+    partner's."""
+    from adapters import seeding
+    from adapters.demo_billing import seed_billing
+    from adapters.demo_catalog import starter_catalog
+    from adapters.demo_data import demo_records
+    from adapters.resource_pools import seed_demo_pools
+
+    records = {**starter_catalog(), **demo_records()}
+    shared = {path: bodies for path, bodies in records.items() if path in SHARED}
+    created = seeding.load(services.resources, shared)
+    with acting_for(DEMO_PARTNER):
+        own = {path: bodies for path, bodies in records.items() if path not in SHARED}
+        created += seeding.load(services.resources, own)
+        db = services.extra["db"]
+        created += seed_demo_pools(db, settings.demo_numbers, settings.demo_sims)
+        created += seed_billing(services, services.extra["system"], SystemClock().now())
+    return created
+
+
+def _dev_secret(settings: Settings) -> Settings:
+    """Out of the box on loopback: with no token key configured, tokens are signed with a
+    development secret kept in the data directory (made on first start)."""
+    if settings.auth != "jwt" or tokens.key_configured(settings) or not is_loopback(settings.host):
+        return settings
+    path = tokens.ensure_dev_secret(Path(settings.data_dir))
+    os.environ["BSS_JWT_SECRET_FILE"] = str(path)  # uvicorn workers read it
+    return load_settings()
+
+
+def _how_to_call(settings: Settings) -> str:
+    """What `serve` prints under its address: how to call the APIs with these settings."""
+    url = f"http://{settings.host}:{settings.port}/tmf-api/customerManagement/v4/customer"
+    if settings.auth == "dev":
+        return f"AUTHENTICATION IS OFF (BSS_AUTH=dev), no token needed: curl {url}"
+    if settings.jwt_secret_file != str(Path(settings.data_dir) / tokens.DEV_SECRET_FILE):
+        return f"bearer tokens of {settings.jwt_issuer} for audience {settings.jwt_audience}"
+    token = tokens.sign_token(settings, DEMO_PARTNER, tokens.partner_scopes())
+    return (
+        f"tokens: signed with the development secret in {settings.jwt_secret_file} (README, "
+        f"Security: your identity provider instead)\ndemo token (partner {DEMO_PARTNER}, every "
+        "scope but operator, valid 24 hours; others: python app.py token --help):\n"
+        f'  export TOKEN={token}\n  curl -H "Authorization: Bearer $TOKEN" {url}'
+    )
+
+
+def token(settings: Settings, partner: str | None, scopes: list[str], operator: bool) -> None:
+    """Prints a token signed with the shared secret (the development one unless configured):
+    for `partner` (default the demo partner; none for an operator) with `scopes` (default
+    every scope of the APIs but operator), plus the operator scope if asked."""
+    settings = _dev_secret(settings)
+    granted = set(scopes or tokens.partner_scopes()) | ({OPERATOR} if operator else set())
+    if partner is None and not operator:
+        partner = DEMO_PARTNER
+    print(tokens.sign_token(settings, partner, granted), flush=True)
 
 
 def worker(settings: Settings) -> None:
@@ -586,7 +671,15 @@ def main(argv: list[str] | None = None) -> None:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "worker", "rate-usage", "bill-run", "dunning", "revenue-assurance"],
+        choices=[
+            "serve",
+            "worker",
+            "rate-usage",
+            "bill-run",
+            "dunning",
+            "revenue-assurance",
+            "token",
+        ],
     )
     parser.add_argument("files", nargs="*", help="rate-usage: CDR files (.jsonl or .csv)")
     parser.add_argument(
@@ -598,6 +691,13 @@ def main(argv: list[str] | None = None) -> None:
         "--account", action="append", default=[], help="bill-run: only this account (repeatable)"
     )
     parser.add_argument("--period", help="revenue-assurance: the month to check, YYYY-MM")
+    parser.add_argument("--partner", help="token: the partner it acts for (default demo)")
+    parser.add_argument(
+        "--scope", action="append", default=[], help="token: a scope (repeatable; default all)"
+    )
+    parser.add_argument(
+        "--operator", action="store_true", help="token: with the operator scope (no partner)"
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -610,6 +710,8 @@ def main(argv: list[str] | None = None) -> None:
             run_dunning(settings, args.at)
         elif args.command == "revenue-assurance":
             revenue_assurance(settings, args.period)
+        elif args.command == "token":
+            token(settings, args.partner, args.scope, args.operator)
         else:
             {"serve": serve, "worker": worker}[args.command](settings)
     except (InvalidSettings, DatabaseUnavailable) as error:

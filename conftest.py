@@ -55,6 +55,10 @@ def make_settings(mongo_uri: str, database_name: str, **overrides: Any) -> Setti
         "public_base_url": PUBLIC_BASE,
         "demo_data": False,
         "network_latency_ms": 0,  # the simulated network answers at once
+        "rate_limit_per_minute": 0,  # tests of rate limiting set their own
+        # no tokens: every request acts as an operator with every scope (tests/e2e/
+        # test_security.py runs the apps with auth="jwt")
+        "auth": "dev",
     }
     values.update(overrides)
     return load_settings(values, environ={})

@@ -39,6 +39,7 @@ from reportlab.platypus import (
 )
 
 from adapters.mongo import HIDDEN, MongoResources
+from adapters.partners import scoped
 from adapters.settings import Settings
 from domain.account import BILLING_ACCOUNT, DEFAULT_TIME_ZONE, owner_of
 from domain.bill import APPLIED_CUSTOMER_BILLING_RATE, CUSTOMER_BILL
@@ -91,8 +92,8 @@ class BillDocuments:
         bill = self._stored(CUSTOMER_BILL, bill_id)
         if bill is None:
             raise NotFound(f"CustomerBill '{bill_id}' does not exist")
-        rates = self._db[APPLIED_CUSTOMER_BILLING_RATE.collection]
-        lines = list(rates.find({"bill.id": bill_id}, HIDDEN))
+        collection = APPLIED_CUSTOMER_BILLING_RATE.collection
+        lines = list(self._db[collection].find(scoped(collection, {"bill.id": bill_id}), HIDDEN))
         # The bill's own references stand in for an account or a customer no longer stored.
         account_ref = bill.get("billingAccount") or {}
         account = self._stored(BILLING_ACCOUNT, account_ref.get("id")) or account_ref

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.demo_data import demo_billing_accounts, demo_customers
+from adapters.partners import scoped
 from domain.account import account_terms
 from domain.errors import NotFound
 from domain.instants import format_instant
@@ -217,10 +218,13 @@ def _pay(
         return 0  # left unpaid
     db = services.extra["db"]
     bill = db["customerBill"].find_one(
-        {
-            "billingAccount.id": account_id,
-            "billingPeriod.startDateTime": format_instant(previous[0]),
-        },
+        scoped(
+            "customerBill",
+            {
+                "billingAccount.id": account_id,
+                "billingPeriod.startDateTime": format_instant(previous[0]),
+            },
+        ),
         {"_id": 0, "billNo": 1, "amountDue": 1},
     )
     if bill is None:

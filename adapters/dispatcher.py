@@ -23,6 +23,7 @@ import simplejson
 from pymongo.database import Database
 
 from adapters.mongo import NO_LEASE, OUTBOX
+from adapters.partners import PARTNER
 from adapters.polling import PollingWorker
 from adapters.subscriptions import MongoSubscriptions
 from domain.hub import subscription_matches
@@ -158,6 +159,8 @@ class Dispatcher(PollingWorker):
 
     def _fan_out_one(self, event: dict[str, Any], now: datetime) -> None:
         for subscription in self._subscriptions.for_api(event["api"]):
+            if not _same_partner(subscription, event):
+                continue
             if not subscription_matches(subscription, event["envelope"]):
                 continue
             delivery = {
@@ -233,6 +236,12 @@ class Dispatcher(PollingWorker):
         self._db[DELIVERIES].update_one(
             {"_id": delivery["_id"]}, {"$set": {**update, "leaseUntil": NO_LEASE}}
         )
+
+
+def _same_partner(subscription: dict[str, Any], event: dict[str, Any]) -> bool:
+    """A partner's subscription hears its own partner's events; an operator's, every one."""
+    partner = subscription.get("partner")
+    return partner is None or partner == event.get(PARTNER)
 
 
 def _unfanned(heard: list[str]) -> Callable[[datetime], dict[str, Any]]:

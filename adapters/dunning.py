@@ -11,6 +11,8 @@ the order is validated and fulfilled like a client's.
   a second runner finds it taken. A suspension order's id is derived from the bill that
   started it, so a pass that placed it and stopped before recording it places none twice.
 - **One bill's failure is its own.** It is reported with its reason and retried next pass.
+- **Per partner.** The bills of each partner are dunned acting for it: its lines are
+  suspended by its own orders.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from typing import Any
 import pymongo.errors
 from pymongo.database import Database
 
+from adapters.acting import acting_for
 from adapters.mongo import HIDDEN
+from adapters.partners import PARTNER, partner_of, scoped
 from domain.account import owner_of
 from domain.bill import PAYABLE
 from domain.dunning import (
@@ -51,7 +55,9 @@ from domain.service import ResourceService
 log = logging.getLogger("bss.dunning")
 FAILURES = (DomainError, pymongo.errors.PyMongoError, ValueError, KeyError)
 BILL_FIELDS = dict.fromkeys(
-    ("id", "billNo", "state", "paymentDueDate", "remainingAmount", "billingAccount", DUNNING), 1
+    ("id", "billNo", "state", "paymentDueDate", "remainingAmount", "billingAccount", DUNNING,
+     PARTNER),
+    1,
 ) | {"_id": 0}  # fmt: skip
 LINE_FIELDS = {"_id": 0, "id": 1, "status": 1, "realizingResource": 1}
 
@@ -106,7 +112,16 @@ class Dunning:
         """Take every step due at `now` (default now) on the overdue bills."""
         now = now or self._clock.now()
         report = DunningReport(format_instant(now))
-        due = self._due(now)
+        by_partner: dict[str, list[_Due]] = defaultdict(list)
+        for item in self._due(now):
+            by_partner[partner_of(item.bill)].append(item)
+        for partner, due in by_partner.items():
+            with acting_for(partner):
+                self._dun(due, now, report)
+        return report
+
+    def _dun(self, due: list[_Due], now: datetime, report: DunningReport) -> None:
+        """Takes the steps due on one partner's bills."""
         suspending: dict[str, list[_Due]] = defaultdict(list)
         for item in due:
             if SUSPENSION in item.steps:
@@ -123,17 +138,21 @@ class Dunning:
                 report.orders.append(str(orders[account_id]))
         for item in due:
             self._record(item, orders, now, report)
-        return report
 
     def _due(self, now: datetime) -> list[_Due]:
         """The bills with a step due, oldest due date first (bill number as tie-break)."""
         policy = self._policy
         found = self._db["customerBill"].find(
-            {
-                "paymentDueDate": {"$lte": format_instant(now - timedelta(days=policy.first_days))},
-                "state": {"$in": sorted(PAYABLE)},
-                f"{DUNNING}.step": {"$ne": policy.last_step},
-            },
+            scoped(
+                "customerBill",
+                {
+                    "paymentDueDate": {
+                        "$lte": format_instant(now - timedelta(days=policy.first_days))
+                    },
+                    "state": {"$in": sorted(PAYABLE)},
+                    f"{DUNNING}.step": {"$ne": policy.last_step},
+                },
+            ),
             BILL_FIELDS,
         )
         due = []
@@ -150,12 +169,13 @@ class Dunning:
         """Places the order suspending the account's active lines; its id, or None when no
         line is active."""
         found = self._db["product"].find(
-            {"billingAccount.id": account_id, "status": ACTIVE}, LINE_FIELDS
+            scoped("product", {"billingAccount.id": account_id, "status": ACTIVE}), LINE_FIELDS
         )
         lines = lines_to_suspend(found)
         if not lines:
             return None
-        account = self._db["billingAccount"].find_one({"id": account_id}, HIDDEN) or {}
+        where = scoped("billingAccount", {"id": account_id})
+        account = self._db["billingAccount"].find_one(where, HIDDEN) or {}
         customer_id = owner_of(account)
         if customer_id is None:
             raise Unprocessable(f"billing account {account_id} has no owner to order for")

@@ -6,6 +6,9 @@ runner per order at a time; a crashed runner's lease expires and another continu
 `Fulfilment.advance` and schedules the next look: at once while items progress, after a poll
 interval while the network has not answered, at requestedStartDate for a held order, never
 once the order is final or waits for its client (pending).
+
+Each order is advanced acting for its partner (adapters/acting.py): what fulfilment reads
+(customer, account, catalog, inventory) and takes (numbers, SIMs) is that partner's.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import pymongo.errors
 from pymongo.database import Database
 
+from adapters.acting import acting_for, partner
 from adapters.leases import Leases
 from adapters.mongo import MongoResources
 from adapters.polling import PollingWorker
@@ -74,17 +78,19 @@ class FulfilmentRunner(PollingWorker):
         handled = 0
         now = _now()
         renewed = time.monotonic()
-        for cancellation_id in self._resources.due(SYSTEM_CANCEL, now, self._batch):
-            request = self._resources.get_document(SYSTEM_CANCEL.collection, cancellation_id)
-            if request is not None:
-                handled += self._advance(request["productOrder"]["id"], cancellation_id)
-        for order_id in self._resources.due(SYSTEM_ORDER, now, self._batch):
+        for cancellation_id, owner in self._resources.due(SYSTEM_CANCEL, now, self._batch):
+            with acting_for(owner):
+                request = self._resources.get_document(SYSTEM_CANCEL.collection, cancellation_id)
+                if request is not None:
+                    handled += self._advance(request["productOrder"]["id"], cancellation_id)
+        for order_id, owner in self._resources.due(SYSTEM_ORDER, now, self._batch):
             if self.stopping:
                 break
             if time.monotonic() - renewed > self.leases.duration.total_seconds() / 3:
                 self.leases.renew(TURN)  # a long pass keeps its turn
                 renewed = time.monotonic()
-            handled += self._advance(order_id)
+            with acting_for(owner):
+                handled += self._advance(order_id)
         return handled
 
     def _advance(self, order_id: str, cancellation_id: str | None = None) -> int:
@@ -122,6 +128,7 @@ class CatalogCache:
     Fulfilment reads the same offerings, prices and specifications for every order; a
     Launched entity cannot change except by being retired, so a retirement is seen at most
     `ttl` late. Entities in any other state, and everything else, are read every time.
+    Entities are kept per partner acted for: one partner's are never another's answer.
     """
 
     CACHED = frozenset({"productOffering", "productOfferingPrice", "productSpecification"})
@@ -129,12 +136,12 @@ class CatalogCache:
     def __init__(self, reader: MongoResources, ttl: float = 5.0) -> None:
         self._reader = reader
         self._ttl = ttl
-        self._kept: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._kept: dict[tuple[str | None, str, str], tuple[float, dict[str, Any]]] = {}
 
     def get_document(self, collection: str, resource_id: str) -> dict[str, Any] | None:
         if collection not in self.CACHED:
             return self._reader.get_document(collection, resource_id)
-        key = (collection, resource_id)
+        key = (partner(), collection, resource_id)
         now = time.monotonic()
         kept = self._kept.get(key)
         if kept and kept[0] > now:

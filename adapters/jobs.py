@@ -5,6 +5,8 @@ per job, claimed atomically by find_one_and_update with upsert: the unique _id l
 claimant win), so any number of processes can run jobs. Not Started jobs are claimed, and
 Running ones whose lease expired (their runner crashed): running a job again is harmless,
 since an import is idempotent and an export is written again. A long job renews its lease.
+A job runs acting for its partner: it exports and imports that partner's catalog (and the
+platform's shared entries it sees), and its export file is that partner's alone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import pymongo.errors
 import simplejson
 from pymongo.database import Database
 
+from adapters.acting import acting_for
 from adapters.leases import LeaseLost, Leases
+from adapters.partners import PARTNER, own, owner, partner_of, scoped
 from adapters.polling import PollingWorker
 from domain.catalog_jobs import JOB_TYPES, NOT_STARTED, RUNNING, CatalogJobs
 from domain.catalog_transfer import TransferFailed
@@ -44,7 +48,9 @@ class MongoExportFiles:
 
     def put(self, job_id: str, document: dict[str, Any]) -> None:
         try:
-            self._files.replace_one({"_id": job_id}, {"document": document}, upsert=True)
+            self._files.replace_one(
+                {"_id": job_id, **own()}, {"document": document, PARTNER: owner()}, upsert=True
+            )
         except pymongo.errors.DocumentTooLarge:
             raise TransferFailed(
                 "the export is larger than a stored file can be (16 MB): narrow it with path "
@@ -52,11 +58,11 @@ class MongoExportFiles:
             ) from None
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        found = self._files.find_one({"_id": job_id})
+        found = self._files.find_one(scoped(EXPORT_FILES, {"_id": job_id}))
         return found["document"] if found else None
 
     def remove(self, job_id: str) -> None:
-        self._files.delete_one({"_id": job_id})
+        self._files.delete_one({"_id": job_id, **own()})
 
 
 class ImportSources:
@@ -174,24 +180,28 @@ class JobRunner(PollingWorker):
         """Run every job that is waiting (oldest first); returns how many were run."""
         handled = 0
         while (claimed := self._claim_next()) is not None:
-            self._run(*claimed)
+            path, job_id, partner = claimed
+            with acting_for(partner):
+                self._run(path, job_id)
             handled += 1
         return handled
 
-    def _claim_next(self) -> tuple[str, str] | None:
+    def _claim_next(self) -> tuple[str, str, str] | None:
+        """The next job to run: (path, id, partner)."""
         now = _now()
         busy = self.leases.held(now)
+        fields = {"_id": 0, "id": 1, "creationDate": 1, PARTNER: 1}
         waiting = sorted(
-            (job.get("creationDate", ""), rtype.path, job["id"])
+            (job.get("creationDate", ""), rtype.path, job["id"], partner_of(job))
             for rtype in JOB_TYPES
             for job in self._db[rtype.collection].find(
-                {"status": {"$in": [NOT_STARTED, RUNNING]}}, {"_id": 0, "id": 1, "creationDate": 1}
+                scoped(rtype.collection, {"status": {"$in": [NOT_STARTED, RUNNING]}}), fields
             )
         )
-        for _, path, job_id in waiting:
+        for _, path, job_id, partner in waiting:
             key = f"{path}/{job_id}"
             if key not in busy and self.leases.claim(key, now):
-                return path, job_id
+                return path, job_id, partner
         return None
 
     def _run(self, path: str, job_id: str) -> None:

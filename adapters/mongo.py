@@ -17,16 +17,22 @@ from bson.decimal128 import Decimal128
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
-from domain.errors import ConcurrentUpdate, Conflict, InvalidRequest
+from adapters import acting, audit
+from adapters.partners import PARTNER, own, owner, owner_for, scope, scoped
+from domain.audit import CREATE, DELETE, UPDATE
+from domain.errors import ConcurrentUpdate, Conflict, Forbidden, InvalidRequest
 from domain.events import Event
 from domain.ports import Stored
 from domain.query import Criterion, ListQuery
 from domain.resource import Referrer, ResourceType
+from domain.security import PLATFORM
+from domain.service import differences
 
 VERSION = "_v"  # optimistic concurrency counter, never shown to clients
 # when a background worker should next look at the resource (types with work_states)
 DUE = "_due"
-HIDDEN = {"_id": 0, VERSION: 0, DUE: 0}
+HIDDEN = {"_id": 0, VERSION: 0, DUE: 0, PARTNER: 0}
+WITH_PARTNER = {"_id": 0, VERSION: 0, DUE: 0}  # for workers that act for the partner read
 OUTBOX = "outbox"
 # "not leased": a real instant rather than null, so a claim is one indexed range condition
 # (`leaseUntil <= now`); an `$or` with null makes the embedded server read the whole outbox.
@@ -169,7 +175,8 @@ class MongoResources:
             self._db[referrer.collection].create_index(referrer.path)
 
     def get(self, rtype: ResourceType, resource_id: str) -> Stored | None:
-        document = self._db[rtype.collection].find_one(_key(rtype, resource_id), {"_id": 0, DUE: 0})
+        where = scoped(rtype.collection, _key(rtype, resource_id))
+        document = self._db[rtype.collection].find_one(where, {"_id": 0, DUE: 0, PARTNER: 0})
         if document is None:
             return None
         version = document.pop(VERSION, 0)
@@ -180,7 +187,7 @@ class MongoResources:
         criteria = query.criteria
         if rtype.keyed_by_id:
             criteria = tuple(replace(c, path="_id") if c.path == "id" else c for c in criteria)
-        where = mongo_filter(criteria)
+        where = scoped(rtype.collection, mongo_filter(criteria))
         order = [
             (k.path, pymongo.DESCENDING if k.descending else pymongo.ASCENDING) for k in query.sort
         ]
@@ -193,13 +200,15 @@ class MongoResources:
 
     def add(self, rtype: ResourceType, resource: dict[str, Any], events: Sequence[Event]) -> None:
         check_storable(resource)
+        partner = owner_for(self._db, rtype.collection, resource)
 
         def work(session: ClientSession) -> None:
-            document = {**resource, VERSION: 1, **_due(rtype, resource)}
+            document = {**resource, VERSION: 1, **_due(rtype, resource), PARTNER: partner}
             if rtype.keyed_by_id:
                 document["_id"] = resource["id"]
             self._db[rtype.collection].insert_one(document, session=session)
-            self.append_events(events, session)
+            audit.record(self._db, session, rtype, [resource["id"]], CREATE, resource, partner)
+            self.append_events(events, session, partner)
 
         try:
             in_transaction(self._db, work)
@@ -210,38 +219,74 @@ class MongoResources:
         self, rtype: ResourceType, stored: Stored, resource: dict[str, Any], events: Sequence[Event]
     ) -> None:
         check_storable(resource)
+        partner = self._partner_of(rtype, stored)
 
         def work(session: ClientSession) -> None:
             result = self._db[rtype.collection].replace_one(
-                {**_key(rtype, stored.resource["id"]), VERSION: stored.version},
-                {**resource, VERSION: stored.version + 1, **_due(rtype, resource)},
+                {**_key(rtype, stored.resource["id"]), VERSION: stored.version, **own()},
+                {
+                    **resource,
+                    VERSION: stored.version + 1,
+                    **_due(rtype, resource),
+                    PARTNER: partner,
+                },
                 session=session,
             )
             if result.matched_count == 0:
-                raise ConcurrentUpdate(
-                    f"{rtype.name} '{stored.resource['id']}' changed since it was read; retry"
-                )
-            self.append_events(events, session)
+                self._refused(rtype, stored)
+            changed = differences(stored.resource, resource)
+            audit.record(self._db, session, rtype, [resource["id"]], UPDATE, changed, partner)
+            self.append_events(events, session, partner)
 
         in_transaction(self._db, work)
 
     def remove(self, rtype: ResourceType, stored: Stored, events: Sequence[Event]) -> None:
+        partner = self._partner_of(rtype, stored)
+
         def work(session: ClientSession) -> None:
             result = self._db[rtype.collection].delete_one(
-                {**_key(rtype, stored.resource["id"]), VERSION: stored.version}, session=session
+                {**_key(rtype, stored.resource["id"]), VERSION: stored.version, **own()},
+                session=session,
             )
             if result.deleted_count == 0:
-                raise ConcurrentUpdate(
-                    f"{rtype.name} '{stored.resource['id']}' changed since it was read; retry"
-                )
-            self.append_events(events, session)
+                self._refused(rtype, stored)
+            audit.record(self._db, session, rtype, [stored.resource["id"]], DELETE, (), partner)
+            self.append_events(events, session, partner)
 
         in_transaction(self._db, work)
 
-    def due(self, rtype: ResourceType, now: datetime, limit: int) -> list[str]:
-        """Ids of resources a worker should look at by `now` (oldest first)."""
-        found = self._db[rtype.collection].find({DUE: {"$lte": now}}, {"_id": 0, "id": 1})
-        return [document["id"] for document in found.limit(limit)]
+    def _partner_of(self, rtype: ResourceType, stored: Stored) -> str:
+        """The partner of a stored resource: the current one (whose resources are the only
+        ones it may change), read across partners."""
+        partner = acting.partner()
+        if partner is not None:
+            return partner
+        where = _key(rtype, stored.resource["id"])
+        found = self._db[rtype.collection].find_one(where, {"_id": 0, PARTNER: 1}) or {}
+        return str(found.get(PARTNER) or PLATFORM)
+
+    def _refused(self, rtype: ResourceType, stored: Stored) -> None:
+        """Why a change of `stored` matched nothing: a partner's change of what it may read
+        but not write, a platform entry (403); else a change by someone else since it was
+        read."""
+        resource_id = stored.resource["id"]
+        partner = acting.partner()
+        if partner is not None:
+            where = scoped(rtype.collection, _key(rtype, resource_id))
+            found = self._db[rtype.collection].find_one(where, {"_id": 0, PARTNER: 1})
+            if found is not None and (found.get(PARTNER) or PLATFORM) != partner:
+                raise Forbidden(f"{rtype.name} '{resource_id}' is the platform's: operators only")
+        raise ConcurrentUpdate(f"{rtype.name} '{resource_id}' changed since it was read; retry")
+
+    def due(self, rtype: ResourceType, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """Resources a worker should look at by `now`, with the partner each belongs to
+        (the worker acts for it): (id, partner) pairs."""
+        where = scoped(rtype.collection, {DUE: {"$lte": now}})
+        found = self._db[rtype.collection].find(where, {"_id": 0, "id": 1, PARTNER: 1})
+        return [
+            (document["id"], str(document.get(PARTNER) or PLATFORM))
+            for document in found.limit(limit)
+        ]
 
     def schedule(
         self, rtype: ResourceType, resource_id: str, state: str, at: datetime | None
@@ -249,16 +294,17 @@ class MongoResources:
         """Look at the resource again at `at` (never when None), unless it has left `state`
         meanwhile: whoever changed it has scheduled it anew."""
         state_attribute = rtype.lifecycle.attribute if rtype.lifecycle else "state"
-        where = {**_key(rtype, resource_id), state_attribute: state}
+        where = {**_key(rtype, resource_id), state_attribute: state, **own()}
         change = {"$set": {DUE: at}} if at is not None else {"$unset": {DUE: ""}}
         self._db[rtype.collection].update_one(where, change)
 
     def get_document(self, collection: str, resource_id: str) -> dict[str, Any] | None:
-        return self._db[collection].find_one({"id": resource_id}, HIDDEN)
+        return self._db[collection].find_one(scoped(collection, {"id": resource_id}), HIDDEN)
 
     def find_referrers(self, referrer: Referrer, resource_id: str, limit: int) -> list[str]:
         where: dict[str, Any] = {referrer.path: resource_id}
         where.update({path: {"$in": list(values)} for path, values in referrer.where.items()})
+        where.update(scope(referrer.collection))
         found = self._db[referrer.collection].find(where, {"_id": 0, "id": 1}).limit(limit)
         return [document["id"] for document in found]
 
@@ -270,13 +316,17 @@ class MongoResources:
             if self._db[HUB].find_one({"api": api}, {"_id": 1}, session=session) is not None
         }
 
-    def append_events(self, events: Sequence[Event], session: ClientSession) -> None:
-        """The events go to the outbox with the change. An event of an API nobody subscribes
-        to is stored as fanned out already (into nothing): the dispatcher would only mark it
-        so, at the cost of an update per event; a subscription registered later is owed
-        nothing that happened before."""
+    def append_events(
+        self, events: Sequence[Event], session: ClientSession, partner: str | None = None
+    ) -> None:
+        """The events go to the outbox with the change, marked with the partner of their
+        resources (default: the current one), whose subscribers alone receive them. An event
+        of an API nobody subscribes to is stored as fanned out already (into nothing): the
+        dispatcher would only mark it so, at the cost of an update per event; a subscription
+        registered later is owed nothing that happened before."""
         if not events:
             return
+        partner = partner or owner()
         heard = self.heard({event.api for event in events}, session)
         now = datetime.now(UTC)
         documents = [
@@ -290,6 +340,7 @@ class MongoResources:
                 "envelope": event.envelope,
                 "fanned": event.api not in heard,
                 "leaseUntil": NO_LEASE,
+                PARTNER: partner,
                 **({} if event.api in heard else {"fannedAt": now}),
             }
             for position, event in enumerate(events)

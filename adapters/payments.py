@@ -7,6 +7,8 @@ rolls the whole transaction back, and the request is worked out again from what 
 database then holds, so two payments on one bill can never both take what remains of it.
 A card is charged once, before the first attempt; the gateway is idempotent by the
 payment's id should the same request come again.
+A payment or refund is worked out acting for the partner of its account (adapters/acting.py):
+it reads and pays that partner's bills only, and is that partner's.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ import pymongo.errors
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
+from adapters import audit
+from adapters.acting import acting_for
 from adapters.mongo import DUE, VERSION, MongoResources, check_storable, in_transaction
+from adapters.partners import PARTNER, own, owner, owner_for, scoped
 from domain import events as ev
+from domain.audit import CREATE, UPDATE
 from domain.bill import PAYABLE
-from domain.errors import ConcurrentUpdate, Unprocessable
+from domain.errors import ConcurrentUpdate, Conflict, Unprocessable
 from domain.payment import (
     DONE,
     PAYMENT,
@@ -39,7 +45,7 @@ from domain.payment import (
 )
 from domain.ports import ChargeOutcome, PaymentGateway, Stored
 from domain.resource import ResourceType
-from domain.service import HrefFor, ResourceService
+from domain.service import HrefFor, ResourceService, differences
 
 ATTEMPTS = 5  # writes tried before a request that keeps colliding is given up (409)
 RECEIVED = ChargeOutcome(True)  # money that reached us without a charge (transfer, cash)
@@ -69,27 +75,32 @@ class MongoPayments:
         """The payment `body` makes, allocated to the account's bills, and True; or the
         payment its correlatorId made before, and False."""
         payment_id = request_id("payment", body.get("correlatorId"))
-        stored = self._repeat(self._payments, payment_id, body)
-        if stored is not None:
-            return stored, False
-        draft = self._payments.new_resource(body, resource_id=payment_id)
-        amount, currency = total(draft)
-        outcome = RECEIVED
-        if by_card(draft):
-            outcome = self.gateway.charge(payment_id, amount, currency, draft["paymentMethod"])
-        return self._store(
-            self._payments, payment_id, body, lambda s: self._write_payment(draft, outcome, s)
-        )
+        with acting_for(owner_for(self._db, PAYMENT.collection, body)):
+            stored = self._repeat(self._payments, payment_id, body)
+            if stored is not None:
+                return stored, False
+            draft = self._payments.new_resource(body, resource_id=payment_id)
+            amount, currency = total(draft)
+            outcome = RECEIVED
+            if by_card(draft):
+                method = draft["paymentMethod"]
+                outcome = self.gateway.charge(payment_id, amount, currency, method)
+            return self._store(
+                self._payments, payment_id, body, lambda s: self._write_payment(draft, outcome, s)
+            )
 
     def refund(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         """The refund `body` makes of a payment's credit, and True; or the refund its
         correlatorId made before, and False."""
         refund_id = request_id("refund", body.get("correlatorId"))
-        stored = self._repeat(self._refunds, refund_id, body)
-        if stored is not None:
-            return stored, False
-        draft = self._refunds.new_resource(body, resource_id=refund_id)
-        return self._store(self._refunds, refund_id, body, lambda s: self._write_refund(draft, s))
+        with acting_for(owner_for(self._db, self._refunds.rtype.collection, body)):
+            stored = self._repeat(self._refunds, refund_id, body)
+            if stored is not None:
+                return stored, False
+            draft = self._refunds.new_resource(body, resource_id=refund_id)
+            return self._store(
+                self._refunds, refund_id, body, lambda s: self._write_refund(draft, s)
+            )
 
     def apply_credit(self, bill: dict[str, Any], session: ClientSession) -> dict[str, Any]:
         """For the bill run, in its transaction, before it stores a new bill: the bill with
@@ -177,9 +188,15 @@ class MongoPayments:
         self, service: ResourceService, resource_id: str, body: Mapping[str, Any]
     ) -> dict[str, Any] | None:
         """The resource a request with the same correlatorId made, if any (409 when this
-        request is not the same)."""
+        request is not the same, or when the correlatorId made another partner's: ids are
+        unique in the database, and only whether it is taken is read)."""
         stored = self._resources.get(service.rtype, resource_id)
         if stored is None:
+            collection = self._db[service.rtype.collection]
+            if collection.find_one({"id": resource_id}, {"_id": 1}) is not None:
+                raise Conflict(
+                    f"correlatorId '{body.get('correlatorId')}' is already used; use a new one"
+                )
             return None
         check_repeat(stored.resource, body)
         return stored.resource
@@ -188,7 +205,9 @@ class MongoPayments:
         self, rtype: ResourceType, where: dict[str, Any], session: ClientSession
     ) -> list[Stored]:
         found = []
-        for document in self._db[rtype.collection].find(where, {"_id": 0, DUE: 0}, session=session):
+        where = scoped(rtype.collection, where)
+        fields = {"_id": 0, DUE: 0, PARTNER: 0}
+        for document in self._db[rtype.collection].find(where, fields, session=session):
             version = document.pop(VERSION, 0)
             found.append(Stored(document, version))
         return found
@@ -199,7 +218,9 @@ class MongoPayments:
         """Stores the complete resource, checked as the server writes it."""
         stored = service.new_resource(resource, resource_id=resource["id"])
         check_storable(stored)
-        self._db[service.rtype.collection].insert_one({**stored, VERSION: 1}, session=session)
+        document = {**stored, VERSION: 1, PARTNER: owner()}
+        self._db[service.rtype.collection].insert_one(document, session=session)
+        audit.record(self._db, session, service.rtype, [stored["id"]], CREATE, stored)
         return stored
 
     def _created(self, service: ResourceService, resource: dict[str, Any]) -> tuple[ev.Event, ...]:
@@ -219,12 +240,14 @@ class MongoPayments:
             return ()
         check_storable(after)
         result = self._db[service.rtype.collection].replace_one(
-            {"id": after["id"], VERSION: stored.version},
-            {**after, VERSION: stored.version + 1},
+            {"id": after["id"], VERSION: stored.version, **own()},
+            {**after, VERSION: stored.version + 1, PARTNER: owner()},
             session=session,
         )
         if result.matched_count == 0:
             raise ConcurrentUpdate(f"{service.rtype.name} {after['id']} changed meanwhile")
+        changed = differences(stored.resource, after)
+        audit.record(self._db, session, service.rtype, [after["id"]], UPDATE, changed)
         return events
 
     def _ref(self, rtype: ResourceType, resource_id: str) -> dict[str, Any]:

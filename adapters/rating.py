@@ -23,11 +23,13 @@ checked by version when written.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import itertools
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +40,8 @@ import pymongo.errors
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 
+from adapters import acting, audit
+from adapters.acting import acting_for
 from adapters.leases import Leases
 from adapters.mongo import (
     DUE,
@@ -48,10 +52,12 @@ from adapters.mongo import (
     groups,
     in_transaction,
 )
+from adapters.partners import PARTNER, owner, partner_of, scoped
 from adapters.polling import PollingWorker
 from adapters.usage_files import Malformed
 from domain import events as ev
 from domain.account import BILLING_ACCOUNT, AccountTerms, account_terms
+from domain.audit import CREATE, UPDATE, changed_fields
 from domain.errors import ConcurrentUpdate, DomainError
 from domain.events import Event
 from domain.instants import format_instant
@@ -59,7 +65,8 @@ from domain.inventory import MSISDN
 from domain.ports import Clock
 from domain.rating import Rater, Rating
 from domain.resource import Lookup, ReferenceReader
-from domain.service import ResourceService
+from domain.security import PLATFORM
+from domain.service import ResourceService, differences
 from domain.usage import (
     ALERT,
     PERIOD_MARK,
@@ -82,7 +89,7 @@ PRODUCT_FIELDS = dict.fromkeys(
     (
         "id", "name", "status", "startDate", "terminationDate", "billingAccount",
         "relatedParty", "productPrice", "productCharacteristic", "realizingResource",
-        "productTerm", "productRelationship",
+        "productTerm", "productRelationship", PARTNER,
     ),
     1,
 ) | {"_id": 0}  # fmt: skip
@@ -114,63 +121,83 @@ class _Timed:
         return entry[1] if entry else None
 
 
+class _View:
+    """What the directory read for one partner acted for (or across partners): a partner's
+    rating never finds another's lines."""
+
+    def __init__(self) -> None:
+        self.lines = _Timed()  # msisdn -> [line products]
+        self.add_ons = _Timed()  # line id -> [add-on products]
+        self.accounts = _Timed()  # account id -> AccountTerms | None
+
+
 class MongoRatingDirectory:
-    """RatingDirectory over the product, billing account and catalog collections."""
+    """RatingDirectory over the product, billing account and catalog collections, as seen
+    by the partner acted for (adapters/acting.py)."""
 
     def __init__(self, db: Database, catalog: ReferenceReader, clock: Clock) -> None:
         self._db = db
         self._catalog = Lookup(catalog)
         self._clock = clock
-        self._lines = _Timed()  # msisdn -> [line products]
-        self._add_ons = _Timed()  # line id -> [add-on products]
-        self._accounts = _Timed()  # account id -> AccountTerms | None
+        self._views: dict[str | None, _View] = {}
+        self._owners: dict[str, str] = {}  # product id -> its partner
         self._shared: dict[str, Any] = {}  # parts of products that many have alike
+
+    @property
+    def _view(self) -> _View:
+        return self._views.setdefault(acting.partner(), _View())
 
     def prefetch(self, records: Sequence[UsageRecord]) -> None:
         """Reads what rating the records needs and the cache cannot answer, in batches."""
-        for cache in (self._lines, self._add_ons, self._accounts):
+        if len(self._owners) >= CACHE_LIMIT:
+            self._owners.clear()
+            self._views.clear()  # the products are read again with their owners
+        view = self._view
+        for cache in (view.lines, view.add_ons, view.accounts):
             cache.trim()
         read_at = self._clock.now()
         numbers: dict[str, datetime] = {}  # the latest usage instant per number
         for record in records:
             numbers[record.msisdn] = max(numbers.get(record.msisdn, record.at), record.at)
-        stale = {m for m, at in numbers.items() if not self._lines.fresh_for(m, at, read_at)}
+        stale = {m for m, at in numbers.items() if not view.lines.fresh_for(m, at, read_at)}
         for msisdn in stale:
-            self._lines.put(msisdn, read_at, [])
+            view.lines.put(msisdn, read_at, [])
         for chunk in groups(stale):
-            where = {"realizingResource.id": {"$in": chunk}}
+            where = scoped("product", {"realizingResource.id": {"$in": chunk}})
             for product in self._db.product.find(where, PRODUCT_FIELDS):
                 for ref in product.get("realizingResource") or []:
                     if ref.get("@referredType") == MSISDN and ref.get("id") in stale:
-                        self._lines.get(ref["id"]).append(self._compact(product))
+                        view.lines.get(ref["id"]).append(self._compact(product))
         lines: dict[str, datetime] = {}
         accounts: dict[str, datetime] = {}
         for msisdn, at in numbers.items():
-            for line in self._lines.get(msisdn):
+            for line in view.lines.get(msisdn):
                 lines[line["id"]] = max(lines.get(line["id"], at), at)
                 if account_id := (line.get("billingAccount") or {}).get("id"):
                     accounts[account_id] = max(accounts.get(account_id, at), at)
-        stale = {i for i, at in lines.items() if not self._add_ons.fresh_for(i, at, read_at)}
+        stale = {i for i, at in lines.items() if not view.add_ons.fresh_for(i, at, read_at)}
         for line_id in stale:
-            self._add_ons.put(line_id, read_at, [])
+            view.add_ons.put(line_id, read_at, [])
         for chunk in groups(stale):
-            where = {"productRelationship.product.id": {"$in": chunk}}
+            where = scoped("product", {"productRelationship.product.id": {"$in": chunk}})
             for product in self._db.product.find(where, PRODUCT_FIELDS):
                 for relation in product.get("productRelationship") or []:
                     if (target := (relation.get("product") or {}).get("id")) in stale:
-                        self._add_ons.get(target).append(self._compact(product))
-        stale = {a for a, at in accounts.items() if not self._accounts.fresh_for(a, at, read_at)}
+                        view.add_ons.get(target).append(self._compact(product))
+        stale = {a for a, at in accounts.items() if not view.accounts.fresh_for(a, at, read_at)}
         for account_id in stale:
-            self._accounts.put(account_id, read_at, None)
+            view.accounts.put(account_id, read_at, None)
         for chunk in groups(stale):
-            found = self._db[BILLING_ACCOUNT.collection].find({"id": {"$in": chunk}}, HIDDEN)
-            for account in found:
-                self._accounts.put(account["id"], read_at, self._terms(account))
+            where = scoped(BILLING_ACCOUNT.collection, {"id": {"$in": chunk}})
+            for account in self._db[BILLING_ACCOUNT.collection].find(where, HIDDEN):
+                view.accounts.put(account["id"], read_at, self._terms(account))
 
     def _compact(self, product: dict[str, Any]) -> dict[str, Any]:
         """The product with the parts many products share (their frozen prices, their
         characteristics) held once: ten thousand lines of a few plans take a few MB, not
-        hundreds (a product decodes to some 30 KB of Python objects)."""
+        hundreds (a product decodes to some 30 KB of Python objects). Its partner is kept
+        aside (what rating writes for the product is that partner's)."""
+        self._owners[product["id"]] = partner_of(product)
         product["productCharacteristic"] = [  # its number and SIM: in realizingResource
             c for c in product.get("productCharacteristic") or [] if c.get("name") not in UNIQUE
         ]
@@ -184,8 +211,18 @@ class MongoRatingDirectory:
 
     def products_of(self, records: Sequence[UsageRecord]) -> set[str]:
         """Ids of the lines of the records' numbers and of their add-ons (after prefetch)."""
-        lines = {line["id"] for r in records for line in self._lines.get(r.msisdn) or []}
-        return lines | {p["id"] for line in lines for p in self._add_ons.get(line) or []}
+        view = self._view
+        lines = {line["id"] for r in records for line in view.lines.get(r.msisdn) or []}
+        return lines | {p["id"] for line in lines for p in view.add_ons.get(line) or []}
+
+    def owner(self, product_id: str) -> str:
+        """The partner of a product read by prefetch."""
+        return self._owners[product_id]
+
+    def number_owner(self, msisdn: str) -> str | None:
+        """The partner of the lines of a number (after prefetch), if it has any."""
+        lines = self.lines(msisdn)
+        return self.owner(lines[0]["id"]) if lines else None
 
     def _terms(self, account: Mapping[str, Any]) -> AccountTerms | None:
         try:
@@ -194,13 +231,13 @@ class MongoRatingDirectory:
             return None
 
     def lines(self, msisdn: str) -> Sequence[Mapping[str, Any]]:
-        return self._lines.get(msisdn) or []
+        return self._view.lines.get(msisdn) or []
 
     def add_ons(self, line_id: str) -> Sequence[Mapping[str, Any]]:
-        return self._add_ons.get(line_id) or []
+        return self._view.add_ons.get(line_id) or []
 
     def account(self, account_id: str) -> AccountTerms | None:
-        terms: AccountTerms | None = self._accounts.get(account_id)
+        terms: AccountTerms | None = self._view.accounts.get(account_id)
         return terms
 
     def price(self, pop_id: str) -> Mapping[str, Any] | None:
@@ -208,7 +245,8 @@ class MongoRatingDirectory:
 
 
 class Balances:
-    """usageConsumption documents with their versions, kept between chunks."""
+    """usageConsumption documents with their versions, kept between chunks. Read for the
+    products the directory found (the partner acted for's), written with their partner."""
 
     def __init__(self, db: Database) -> None:
         self._collection = db["usageConsumption"]
@@ -223,7 +261,8 @@ class Balances:
             self._complete.clear()
         wanted = {product_id for product_id in product_ids if product_id not in self._complete}
         for chunk in groups(wanted):
-            for document in self._collection.find({"product.id": {"$in": chunk}}):
+            where = scoped(self._collection.name, {"product.id": {"$in": chunk}})
+            for document in self._collection.find(where, {PARTNER: 0}):
                 consumption_id = document.pop("_id")
                 self._kept.setdefault(consumption_id, (document, document.pop(VERSION, 0)))
         self._complete |= wanted
@@ -232,7 +271,8 @@ class Balances:
         if consumption_id not in self._kept:
             if _product_of(consumption_id) in self._complete:
                 return None
-            document = self._collection.find_one({"_id": consumption_id})
+            where = scoped(self._collection.name, {"_id": consumption_id})
+            document = self._collection.find_one(where, {PARTNER: 0})
             if document is None:
                 return None
             document.pop("_id")
@@ -249,11 +289,20 @@ class Balances:
             self._kept.pop(consumption_id, None)
             self._complete.discard(_product_of(consumption_id))
 
-    def writes(self, documents: Mapping[str, tuple[dict[str, Any], int]]) -> list[Any]:
+    def writes(
+        self, documents: Mapping[str, tuple[dict[str, Any], int]], owner: Callable[[str], str]
+    ) -> list[Any]:
+        """The writes of the changed balances, each of the partner `owner` (product id ->
+        partner) names."""
         return [
             pymongo.ReplaceOne(
                 {"_id": consumption_id, VERSION: version},
-                {**document, "_id": consumption_id, VERSION: version + 1},
+                {
+                    **document,
+                    "_id": consumption_id,
+                    VERSION: version + 1,
+                    PARTNER: owner(document["product"]["id"]),
+                },
                 upsert=version == 0,
             )
             for consumption_id, (document, version) in documents.items()
@@ -273,6 +322,7 @@ class _ChunkBook:
         self._balances = balances
         self.read: dict[str, tuple[dict[str, Any], int]] = {}
         self.changed: dict[str, tuple[dict[str, Any], int]] = {}
+        self.before: dict[str, dict[str, Any]] = {}  # as read, for the audit trail
 
     def get(self, consumption_id: str) -> dict[str, Any] | None:
         if consumption_id not in self.read:
@@ -281,6 +331,7 @@ class _ChunkBook:
                 return None
             document, version = kept
             self.read[consumption_id] = (_copy(document), version)
+            self.before[consumption_id] = document
         return self.read[consumption_id][0]
 
     def put(self, consumption: dict[str, Any]) -> None:
@@ -312,6 +363,9 @@ class _Item:
     usage: dict[str, Any]
     record: UsageRecord | None  # None: stored, but no longer well-formed (rejected)
     version: int = 0  # of the stored record (the runner's), 0 for a new one
+    # the partner it belongs to until rating finds its number's: the stored record's, or
+    # the sender's for a new one (the platform's when sent across partners)
+    owner: str = PLATFORM
 
 
 @dataclass
@@ -321,7 +375,9 @@ class _Prepared:
     book: _ChunkBook
     new: bool  # inserted (bulk) or replacing stored records (the runner)
     documents: list[tuple[dict[str, Any], int]] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    owners: list[str] = field(default_factory=list)  # the partner of each document
+    events: dict[str, list[Event]] = field(default_factory=dict)  # by partner
+    changed: set[str] = field(default_factory=set)  # attributes of the records rating wrote
     rated: int = 0
     rejected: int = 0
 
@@ -408,7 +464,9 @@ class UsageRating:
                     items = self._without_stored(items, report)
                     resent = report.duplicate > before
                     prepared = self._prepare(items, new=True)
-                pending = (items, prepared, writer.submit(self._commit, prepared))
+                # the writer acts for whoever ingests (its audit entries name them)
+                written = writer.submit(contextvars.copy_context().run, self._commit, prepared)
+                pending = (items, prepared, written)
             if pending is not None:
                 self._settled(pending, report)
         batch = {
@@ -481,10 +539,13 @@ class UsageRating:
                 report.error(index, body, "duplicate: sent twice in this batch")
                 continue
             seen.add(usage["id"])
-            items.append(_Item(index, usage, record))
+            items.append(_Item(index, usage, record, owner=owner()))
         return items
 
     def _without_stored(self, items: list[_Item], report: BatchReport) -> list[_Item]:
+        """The items whose records are not stored yet. Across partners (only ids are read):
+        ids are unique in the database, so a record whose id another partner's record has
+        can never be stored; it is reported a duplicate."""
         stored: set[str] = set()
         for chunk in groups([item.usage["id"] for item in items]):
             for found in self._db.usage.find({"id": {"$in": chunk}}, {"_id": 0, "id": 1}):
@@ -501,18 +562,31 @@ class UsageRating:
     # one by one ---------------------------------------------------------------------------
 
     def rate_due(self, limit: int) -> int:
-        """Rates the records stored as received or recycled; returns how many."""
-        ids = self._resources.due(self._usage.rtype, self._clock.now(), limit)
+        """Rates the records stored as received or recycled; returns how many. Each is
+        rated for its partner: the sender's lines only, except that the platform's records
+        (sent across partners) are rated for whoever owns their numbers."""
+        by_partner: dict[str, list[str]] = defaultdict(list)
+        for usage_id, partner in self._resources.due(self._usage.rtype, self._clock.now(), limit):
+            by_partner[partner].append(usage_id)
+        rated = 0
+        for partner, ids in by_partner.items():
+            with acting_for(None if partner == PLATFORM else partner):
+                rated += self._rate_stored(ids)
+        return rated
+
+    def _rate_stored(self, ids: list[str]) -> int:
         items = []
         for chunk in groups(ids):
-            for document in self._db.usage.find({"id": {"$in": chunk}}, {"_id": 0, DUE: 0}):
+            where = scoped("usage", {"id": {"$in": chunk}})
+            for document in self._db.usage.find(where, {"_id": 0, DUE: 0}):
                 version = document.pop(VERSION, 0)
+                owned_by = partner_of(document)
                 try:
                     record = parse_record(document)
                 except DomainError as error:  # stored before a rule got stricter
                     record = None
                     document["statusReason"] = str(error)
-                items.append(_Item(0, document, record, version))
+                items.append(_Item(0, document, record, version, owned_by))
         rated = 0
         for chunk in groups(items, self.chunk):
             try:
@@ -547,7 +621,6 @@ class UsageRating:
         # events nobody subscribes to are not written at all: usage comes in millions, and a
         # subscription registered later is owed nothing that happened before
         heard = bool(self._resources.heard([self._usage.rtype.api]))
-        events = prepared.events
         for item in items:
             if item.record is None:
                 rating = Rating(REJECTED, item.usage.get("statusReason"))
@@ -558,9 +631,15 @@ class UsageRating:
                 prepared.rejected += 1
             else:
                 prepared.rated += 1
+            # a record is its number's partner's once rating found the number's lines
+            number = item.record and self._directory.number_owner(item.record.msisdn)
+            owned_by = number or item.owner
             prepared.documents.append((usage, item.version))
+            prepared.owners.append(owned_by)
+            prepared.changed.update(differences({} if new else item.usage, usage))
             if not heard:
                 continue
+            events = prepared.events.setdefault(owned_by, [])
             stamp = format_instant(self._clock.now())
             if new:
                 events += self._usage.events(ev.CREATE, usage, 1, stamp)
@@ -572,7 +651,9 @@ class UsageRating:
         stamp = format_instant(self._clock.now())
         for doc, version in book.changed.values() if heard else ():
             if version == 0:
-                events += self._consumption.events(ev.CREATE, doc, 1, stamp)
+                owned_by = self._directory.owner(doc["product"]["id"])
+                created = self._consumption.events(ev.CREATE, doc, 1, stamp)
+                prepared.events.setdefault(owned_by, []).extend(created)
         self._balances.written(book.changed)
         return prepared
 
@@ -583,7 +664,10 @@ class UsageRating:
     def _write(self, prepared: _Prepared, session: ClientSession) -> None:
         documents, book = prepared.documents, prepared.book
         if prepared.new:
-            stored = [{**usage, VERSION: 1} for usage, _ in documents]
+            stored = [
+                {**usage, VERSION: 1, PARTNER: owned_by}
+                for (usage, _), owned_by in zip(documents, prepared.owners, strict=True)
+            ]
             try:
                 self._db.usage.insert_many(stored, session=session)
             except pymongo.errors.BulkWriteError as error:
@@ -593,14 +677,15 @@ class UsageRating:
         else:
             replaced = [
                 pymongo.ReplaceOne(
-                    {"id": usage["id"], VERSION: version}, {**usage, VERSION: version + 1}
+                    {"id": usage["id"], VERSION: version},
+                    {**usage, VERSION: version + 1, PARTNER: owned_by},
                 )
-                for usage, version in documents
+                for (usage, version), owned_by in zip(documents, prepared.owners, strict=True)
             ]
             result = self._db.usage.bulk_write(replaced, session=session)
             if result.matched_count != len(replaced):
                 raise ConcurrentUpdate("a usage record changed while it was rated")
-        writes = self._balances.writes(book.changed)
+        writes = self._balances.writes(book.changed, self._directory.owner)
         if writes:
             try:
                 result = self._db["usageConsumption"].bulk_write(writes, session=session)
@@ -610,7 +695,30 @@ class UsageRating:
                 raise
             if result.matched_count + len(result.upserted_ids) != len(writes):
                 raise ConcurrentUpdate("a balance changed while records were rated")
-        self._resources.append_events(prepared.events, session)
+        self._audit(prepared, session)
+        for partner, events in prepared.events.items():
+            self._resources.append_events(events, session, partner)
+
+    def _audit(self, prepared: _Prepared, session: ClientSession) -> None:
+        """For each partner of what the chunk wrote, one entry for its records, one for the
+        balances it created and one for those it changed, listing them: not an entry (an
+        insert) per record."""
+        operation = CREATE if prepared.new else UPDATE
+        records: dict[str, list[str]] = defaultdict(list)
+        for (usage, _), owned_by in zip(prepared.documents, prepared.owners, strict=True):
+            records[owned_by].append(usage["id"])
+        for partner, ids in records.items():
+            rtype = self._usage.rtype
+            audit.record(self._db, session, rtype, ids, operation, prepared.changed, partner)
+        book = prepared.book
+        balances: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+        for balance_id, (document, version) in book.changed.items():
+            owned_by = self._directory.owner(document["product"]["id"])
+            balances[(UPDATE if version else CREATE, owned_by)][balance_id] = document
+        for (operation, partner), written in balances.items():
+            fields = changed_fields((book.before.get(i, {}), doc) for i, doc in written.items())
+            rtype = self._consumption.rtype
+            audit.record(self._db, session, rtype, list(written), operation, fields, partner)
 
 
 def _duplicate_key(error: pymongo.errors.BulkWriteError) -> bool:

@@ -11,6 +11,8 @@ update then matches nothing and the next id is tried.
 most one number and one SIM, even when it reserves from two threads at once; it stays while
 the resource is assigned, so reserving again after the assignment (a fulfilment resumed after
 a crash) still returns the same resource.
+Pools are per partner (adapters/partners.py): every number and SIM belongs to one, and the
+pool serves the partner acted for (the order's, in fulfilment) from its own resources only.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import pymongo.errors
 from pymongo.collection import Collection
 from pymongo.database import Database
 
+from adapters import acting
 from adapters.clock import SystemClock
+from adapters.partners import PARTNER, own, owner, scoped
 from domain.ports import Clock, PoolExhausted, ResourceUnavailable, Sim
 
 NUMBERS, SIMS = "msisdn", "sim"
@@ -54,7 +58,8 @@ class _Pool:
         self._key = key  # what the id is called in status_of
         self._noun = noun
         self._clock = clock
-        self._free: list[str] = []  # ids believed free, in random order
+        # ids believed free, in random order, per partner
+        self._free: dict[str | None, list[str]] = {}
         self._lock = threading.Lock()
 
     def ensure_indexes(self) -> None:
@@ -65,7 +70,7 @@ class _Pool:
     def assign(self, resource_id: str, holder: str, product_id: str) -> None:
         """From then on the product id is the holder, so the product's release works."""
         assigned = self._collection.update_one(
-            {"_id": resource_id, "status": RESERVED, "holder": holder},
+            {"_id": resource_id, "status": RESERVED, "holder": holder, **own()},
             {
                 "$set": {
                     "status": ASSIGNED,
@@ -77,27 +82,29 @@ class _Pool:
         )
         if assigned.matched_count:
             return
-        found = self._collection.find_one({"_id": resource_id}) or {}
+        found = self._collection.find_one(self._scoped({"_id": resource_id})) or {}
         if found.get("status") != ASSIGNED or found.get("product") != product_id:
             raise ResourceUnavailable(f"{self._noun} {resource_id} is not reserved by {holder}")
 
     def status_of(self, resource_id: str) -> dict[str, Any] | None:
-        found = self._collection.find_one({"_id": resource_id})
+        found = self._collection.find_one(self._scoped({"_id": resource_id}))
         if found is None:
             return None
         return {self._key: resource_id, **{name: found.get(name) for name in self.fields}}
 
     def counts(self) -> dict[str, int]:
         """How many resources are in each status (every status, zero included)."""
-        grouped = self._collection.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+        grouped = self._collection.aggregate(
+            [{"$match": self._scoped({})}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        )
         found = {group["_id"]: group["n"] for group in grouped}
         return {status: found.get(status, 0) for status in self.statuses}
 
     def _held(self, holder: str) -> dict[str, Any] | None:
         """What the holder reserved (perhaps assigned since), or what is assigned to it."""
-        return self._collection.find_one({"reservedBy": holder}) or self._collection.find_one(
-            {"holder": holder, "status": ASSIGNED}
-        )
+        return self._collection.find_one(
+            self._scoped({"reservedBy": holder})
+        ) or self._collection.find_one(self._scoped({"holder": holder, "status": ASSIGNED}))
 
     def holding(self, holder: str) -> Any:
         held = self._held(holder)
@@ -123,7 +130,7 @@ class _Pool:
             return self._held(holder)
         if claimed is None:  # none left, unless another thread claimed for the same holder
             return self._held(holder)
-        return self._collection.find_one({"_id": claimed})
+        return self._collection.find_one(self._scoped({"_id": claimed}))
 
     def _claim_any(self, holder: str, free: list[dict[str, Any]]) -> str | None:
         for refilled in (False, True):
@@ -136,17 +143,18 @@ class _Pool:
 
     def _next_free(self) -> str | None:
         with self._lock:
-            return self._free.pop() if self._free else None
+            free = self._free.get(acting.partner())
+            return free.pop() if free else None
 
     def _refill(self, free: list[dict[str, Any]]) -> bool:
         ids = [
             document["_id"]
             for condition in free
-            for document in self._collection.find(condition, {"_id": 1}).limit(REFILL)
+            for document in self._collection.find(self._scoped(condition), {"_id": 1}).limit(REFILL)
         ]
         random.shuffle(ids)  # processes refilling at once try different ids first
         with self._lock:
-            self._free = ids
+            self._free[acting.partner()] = ids
         return bool(ids)
 
     def _claim(self, resource_id: str, holder: str, free: list[dict[str, Any]]) -> str | None:
@@ -156,7 +164,8 @@ class _Pool:
         }
         for condition in free:
             # `_id` first: the embedded server picks the index of the filter's first field
-            if self._collection.update_one({"_id": resource_id, **condition}, claim).matched_count:
+            where = {"_id": resource_id, **condition, **own()}
+            if self._collection.update_one(where, claim).matched_count:
                 return resource_id
         return None
 
@@ -165,17 +174,20 @@ class _Pool:
         Anything else (released already, held by another) is left as it is."""
         unheld = {"holder": "", "reservedBy": ""}
         cancelled = self._collection.update_one(
-            {"_id": resource_id, "status": RESERVED, "holder": holder},
+            {"_id": resource_id, "status": RESERVED, "holder": holder, **own()},
             {"$set": {"status": AVAILABLE, **self._at()}, "$unset": unheld},
         )
         if not cancelled.matched_count:
             self._collection.update_one(
-                {"_id": resource_id, "status": ASSIGNED, "holder": holder},
+                {"_id": resource_id, "status": ASSIGNED, "holder": holder, **own()},
                 {"$set": {**released, **self._at()}, "$unset": unheld},
             )
 
     def _at(self) -> dict[str, Any]:
         return {"updatedAt": self._clock.now()}
+
+    def _scoped(self, where: dict[str, Any]) -> dict[str, Any]:
+        return scoped(self._collection.name, where)
 
 
 class MongoNumberPool(_Pool):
@@ -197,7 +209,7 @@ class MongoNumberPool(_Pool):
             return str(reserved["_id"])
         if requested is None:
             raise PoolExhausted("no mobile number is available in the pool")
-        if self._collection.find_one({"_id": requested}, {"_id": 1}) is None:
+        if self._collection.find_one(self._scoped({"_id": requested}), {"_id": 1}) is None:
             raise ResourceUnavailable(f"number {requested} is not in any number pool")
         raise ResourceUnavailable(f"number {requested} is not available")
 
@@ -232,16 +244,17 @@ class MongoSimStock(_Pool):
 
 
 def seed_numbers(db: Database, first: str, count: int) -> int:
-    """`count` consecutive numbers from `first` (E.164, e.g. +353831000000); numbers already
-    there are left as they are. Returns how many were added."""
+    """`count` consecutive numbers from `first` (E.164, e.g. +353831000000) for the partner
+    acted for (the platform across partners); numbers already there are left as they are.
+    Returns how many were added."""
     start = int(first.removeprefix("+"))
     return _seed(db[NUMBERS], ((f"+{start + n}", {}) for n in range(count)))
 
 
 def seed_sims(db: Database, first_iccid_body: str, count: int) -> int:
     """`count` SIMs whose ICCIDs count up from `first_iccid_body` (the ICCID without its Luhn
-    check digit); each IMSI is IMSI_PREFIX and the last digits of its ICCID serial. SIMs
-    already there are left as they are. Returns how many were added."""
+    check digit), for the partner acted for; each IMSI is IMSI_PREFIX and the last digits of
+    its ICCID serial. SIMs already there are left as they are. Returns how many were added."""
     start, width = int(first_iccid_body), len(first_iccid_body)
     bodies = (str(start + n).zfill(width) for n in range(count))
     return _seed(
@@ -254,7 +267,8 @@ def seed_sims(db: Database, first_iccid_body: str, count: int) -> int:
 
 
 def seed_demo_pools(db: Database, numbers: int, sims: int) -> int:
-    """The demo number pool and SIM stock; returns how many resources were added."""
+    """The demo number pool and SIM stock (of the partner acted for); returns how many
+    resources were added."""
     return seed_numbers(db, DEMO_FIRST_NUMBER, numbers) + seed_sims(db, DEMO_FIRST_ICCID_BODY, sims)
 
 
@@ -268,12 +282,21 @@ def luhn_digit(body: str) -> str:
 
 
 def _seed(collection: Collection, resources: Iterator[tuple[str, dict[str, Any]]]) -> int:
-    """Insert-only upserts: re-seeding never touches a resource in use."""
+    """Insert-only upserts: re-seeding never touches a resource in use (nor another
+    partner's)."""
     now = SystemClock().now()
+    partner = owner()
     writes = [
         pymongo.UpdateOne(
             {"_id": resource_id},
-            {"$setOnInsert": {**attributes, "status": AVAILABLE, "updatedAt": now}},
+            {
+                "$setOnInsert": {
+                    **attributes,
+                    "status": AVAILABLE,
+                    "updatedAt": now,
+                    PARTNER: partner,
+                }
+            },
             upsert=True,
         )
         for resource_id, attributes in resources

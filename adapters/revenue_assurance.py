@@ -5,6 +5,7 @@ Accounts go IN_GROUP at a time, each group's products, bill lines, bills, balanc
 and payments read in a few queries (`$in` of at most IN_GROUP values: the embedded server
 is slow on long ones), with only the attributes the checks need. Nothing is counted on the
 server: the usage not rated is counted as it is read.
+The report covers the accounts of the partner acted for (every partner's across partners).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pymongo.database import Database
 
 from adapters.billing import PRODUCT_FIELDS
 from adapters.mongo import HIDDEN, IN_GROUP, MongoResources, groups
+from adapters.partners import scoped
 from domain.account import account_terms
 from domain.errors import DomainError
 from domain.instants import format_instant
@@ -72,7 +74,8 @@ class RevenueAssurance:
         month = Month.parse(period)
         report = Report(month)
         lookup = self._lookup.memoized()  # cycle specifications, read once
-        accounts = self._db["billingAccount"].find({}, HIDDEN).sort("_id", 1)
+        accounts = self._db["billingAccount"].find(scoped("billingAccount", {}), HIDDEN)
+        accounts = accounts.sort("_id", 1)
         for group in groups(accounts, IN_GROUP):
             for facts in self._facts(group, month, lookup, report):
                 report.add(check_account(facts, month))
@@ -157,16 +160,20 @@ class RevenueAssurance:
     ) -> Iterator[dict[str, Any]]:
         """The documents whose `key` is one of `values` and that match `where`."""
         for group in groups(values, IN_GROUP):
-            yield from self._db[collection].find({key: {"$in": group}, **where}, fields)
+            condition = scoped(collection, {key: {"$in": group}, **where})
+            yield from self._db[collection].find(condition, fields)
 
     def _usage_not_rated(self, month: Month) -> Iterator[dict[str, Any]]:
         """Usage records dated in the month (UTC) still to rate, or rejected."""
         start, end = (format_instant(moment) for moment in month.bounds)
         yield from self._db["usage"].find(
-            {
-                "status": {"$in": [*NOT_RATED_STATES, REJECTED]},
-                "usageDate": {"$gte": start, "$lt": end},
-            },
+            scoped(
+                "usage",
+                {
+                    "status": {"$in": [*NOT_RATED_STATES, REJECTED]},
+                    "usageDate": {"$gte": start, "$lt": end},
+                },
+            ),
             {"_id": 0, "id": 1, "status": 1, "statusReason": 1},
         )
 

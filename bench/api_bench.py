@@ -479,6 +479,10 @@ def start_server(
         BSS_DEMO_DATA="false",
         BSS_LOG_LEVEL="WARNING",
         MONGODB_URI=mongo_uri,
+        # capacity, not tokens: no token checks (the server listens on loopback) and no
+        # per-client rate limit, which wrk's one client would hit at once
+        BSS_AUTH="dev",
+        BSS_RATE_LIMIT_PER_MINUTE="0",
     )
     env.update(settings or {})
     if workers is not None:

@@ -10,7 +10,10 @@ and SIM pools) and order fulfilment running; --api usage then sends usage batche
 such a line (rated) and of a number no line has (rejected); --api bill rates roaming usage of
 such a line and asks for bills on demand of it (real bills, with bill numbers, on that server).
 For --api payment it opens billing accounts of a demo customer and records payments (bank
-transfers, kept as credit) and refunds on them.
+transfers, kept as credit) and refunds on them. A server that checks bearer tokens needs one
+with every scope of the API (--token, or BSS_TOKEN; `make run` prints one): every request
+carries it, and each operation is also called once without it and once with a made-up one,
+which must fail.
 """
 
 from __future__ import annotations
@@ -25,7 +28,17 @@ import requests
 
 from adapters.embedded_db import DatabaseUnavailable, EmbeddedMongo
 from conformance.report import Report
-from conformance.suite import APIS, Server, api_url, configure, our_app, prepare, run, server_url
+from conformance.suite import (
+    APIS,
+    Server,
+    api_url,
+    bearer,
+    configure,
+    our_app,
+    prepare,
+    run,
+    server_url,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         help="server to test, e.g. http://127.0.0.1:8080 (the API's base path is added)",
     )
     parser.add_argument("--api", choices=sorted(APIS), default="customer")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("BSS_TOKEN"),
+        help="bearer token for --base-url (default $BSS_TOKEN)",
+    )
     parser.add_argument(
         "--max-examples", type=int, default=50, help="generated requests per operation and phase"
     )
@@ -63,14 +81,17 @@ def _run(args: argparse.Namespace) -> Report:
         url = api_url(args.base_url, api)
         print(f"testing {url} against openapi/{api.spec}", flush=True)
         with requests.Session() as session:
+            session.headers.update(bearer(args.token) if args.token else {})
             spec = prepare(Server.remote(session, server_url(url, api)), api)
-        return run(
-            spec, configure(api, max_examples=args.max_examples, seed=args.seed, base_url=url)
+        config = configure(
+            api, max_examples=args.max_examples, seed=args.seed, base_url=url, token=args.token
         )
+        return run(spec, config)
     print(f"testing our app in-process against openapi/{api.spec}", flush=True)
-    with _database() as mongo_uri, our_app(mongo_uri, api) as app:
-        spec = prepare(Server.in_process(app), api)
-        return run(spec, configure(api, max_examples=args.max_examples, seed=args.seed), app=app)
+    with _database() as mongo_uri, our_app(mongo_uri, api) as (app, token):
+        spec = prepare(Server.in_process(app, token), api)
+        config = configure(api, max_examples=args.max_examples, seed=args.seed, token=token)
+        return run(spec, config, app=app)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -20,8 +21,11 @@ from urllib.parse import urlencode
 import schemathesis
 from schemathesis.engine import events, from_schema
 
+from adapters.acting import acting_for
 from adapters.demo_data import CYCLES, demo_billing_accounts, demo_customers, demo_records
+from adapters.partners import DEMO_PARTNER
 from adapters.settings import load_settings
+from adapters.tokens import partner_scopes, sign_token
 from conformance import tmf_checks  # noqa: F401 - registers the tmf_ checks
 from conformance.report import Finding, Report, record
 from domain.instants import format_instant
@@ -32,8 +36,8 @@ from handlers.specs import base_path, load_spec
 # What the TMF rules demand of every response and of every malformed request; the tmf_ checks
 # are ours (tmf_checks.py). Not checked: positive_data_acceptance, because TMF answers a
 # schema-valid request that breaks a business rule (an illegal status transition, an
-# undeclared attribute without a subtype @type, a patch of `id`) with 400; and the auth
-# checks, because the spec declares no security.
+# undeclared attribute without a subtype @type, a patch of `id`) with 400. ignored_auth sends
+# a request that succeeded again without the token and with a made-up one: both must fail.
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -48,7 +52,9 @@ CHECKS = (
     "ensure_resource_availability",
     "tmf_error_status",
     "tmf_location_is_href",
+    "ignored_auth",
 )
+SCHEME = "bearerAuth"  # the security scheme of every spec: a bearer JWT
 ITEM = "/{id}"
 DEMO_POOL_SIZE = 20  # numbers and SIMs in our app, for the lines the seeding orders
 SETTLE_SECONDS = 60.0  # how long seeding waits for order fulfilment
@@ -419,9 +425,9 @@ class Server:
     wait: Callable[[], object]
 
     @classmethod
-    def in_process(cls, app: Any) -> Server:
+    def in_process(cls, app: Any, token: str) -> Server:
         runner = app.app.extensions["bss"].extra["fulfilment_runner"]
-        return cls(app.test_client(), "", runner.run_once)
+        return cls(app.test_client(headers=bearer(token)), "", runner.run_once)
 
     @classmethod
     def remote(cls, client: HttpClient, url: str) -> Server:
@@ -517,12 +523,23 @@ def _with_example(spec: dict[str, Any], parameter: dict[str, Any], value: str) -
     return {**copy.deepcopy(resolved), "example": value}
 
 
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def configure(
-    api: ApiUnderTest, *, max_examples: int, seed: int | None = None, base_url: str | None = None
+    api: ApiUnderTest,
+    *,
+    max_examples: int,
+    seed: int | None = None,
+    base_url: str | None = None,
+    token: str | None = None,
 ) -> schemathesis.Config:
     """Without a seed the inputs are derived from the spec alone: the same run every time.
 
     A seed draws other inputs (reproducible with the same seed): a way to explore further.
+    Every request carries `token` (without one, schemathesis makes tokens up: a server that
+    checks them answers 401 to everything).
     """
     coverage = {"extra-data-sources": {"responses": api.coverage_reuses_responses}}
     return schemathesis.Config.from_dict(
@@ -538,6 +555,7 @@ def configure(
             "phases": {"examples": {"fill-missing": True}, "coverage": coverage},
             "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
             **({"base-url": base_url} if base_url else {}),
+            **({"auth": {"openapi": {SCHEME: {"bearer": token}}}} if token else {}),
         }
     )
 
@@ -565,8 +583,9 @@ def run(spec: dict[str, Any], config: schemathesis.Config, app: Any = None) -> R
 
 
 @contextlib.contextmanager
-def our_app(mongo_uri: str, api: ApiUnderTest) -> Iterator[Any]:
-    """Our app on a database of its own, dropped afterwards, with the demo data `api` needs."""
+def our_app(mongo_uri: str, api: ApiUnderTest) -> Iterator[tuple[Any, str]]:
+    """Our app on a database of its own, dropped afterwards, with the demo data `api` needs,
+    checking bearer tokens; and a token of the demo partner with every scope of the APIs."""
     # the whole server, needed in-process only
     from adapters import seeding
     from adapters.demo_catalog import starter_catalog
@@ -586,17 +605,22 @@ def our_app(mongo_uri: str, api: ApiUnderTest) -> Iterator[Any]:
             "validate_responses": False,
             "log_level": "WARNING",
             "network_latency_ms": 0,  # the seeding's orders are fulfilled at once
+            "auth": "jwt",
+            "jwt_secret": secrets.token_urlsafe(32),
+            "rate_limit_per_minute": 0,  # one client sends every request of the run
         },
         environ={},
     )
+    token = sign_token(settings, DEMO_PARTNER, partner_scopes())
     app = create_app(settings)
     services = app.app.extensions["bss"]
     db = services.extra["db"]
     try:
         if api.demo_data:
-            seeding.load(services.resources, {**starter_catalog(), **demo_records()})
-            seed_demo_pools(db, DEMO_POOL_SIZE, DEMO_POOL_SIZE)
-        yield app
+            with acting_for(DEMO_PARTNER):  # the token's partner, as `serve` does
+                seeding.load(services.resources, {**starter_catalog(), **demo_records()})
+                seed_demo_pools(db, DEMO_POOL_SIZE, DEMO_POOL_SIZE)
+        yield app, token
     finally:
         stop_background(app)
         db.client.drop_database(database)
@@ -637,9 +661,9 @@ def operations(api: ApiUnderTest) -> list[str]:
 
 def in_process_report(mongo_uri: str, api: ApiUnderTest, max_examples: int) -> Report:
     """The whole run against our app in-process, on a fresh database."""
-    with our_app(mongo_uri, api) as app:
-        spec = prepare(Server.in_process(app), api)
-        return run(spec, configure(api, max_examples=max_examples), app=app)
+    with our_app(mongo_uri, api) as (app, token):
+        spec = prepare(Server.in_process(app, token), api)
+        return run(spec, configure(api, max_examples=max_examples, token=token), app=app)
 
 
 class ConformsToItsSpec:

@@ -91,6 +91,13 @@ class TestTheRunReportsAServerThatBreaksTheContract:
         assert expected in {finding.check for finding in report.findings}
         assert not report.passed
 
+    def test_a_server_that_ignores_the_token_is_a_finding(self) -> None:
+        server = _server_answering(200, JSON, b"[]")
+
+        report = run(load_spec(API.spec), configure(API, max_examples=1, token="t"), app=server)
+
+        assert "ignored_auth" in {finding.check for finding in report.findings}
+
 
 class TestRequestsEarlierRunsFound:
     """Each was a 500 or a response outside the spec before it was fixed."""

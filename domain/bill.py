@@ -151,6 +151,8 @@ CUSTOMER_BILL = ResourceType(
     rules=ClientBillRules(),
     undeletable_states=frozenset(BILL_LIFECYCLE.transitions),  # never deleted
     event_kinds=frozenset({ev.CREATE, ev.ATTRIBUTE_VALUE_CHANGE, ev.STATE_CHANGE}),
+    # written in volume by the bill run; a few values each, which an index would not narrow
+    unindexed=frozenset({"state", "runType", "category"}),
 )
 
 # The same resource as the bill run and payments write it: every attribute, transitions
@@ -190,7 +192,9 @@ APPLIED_CUSTOMER_BILLING_RATE = ResourceType(
     instant_keys=frozenset({"date", "startDateTime", "endDateTime"}),
     # written in volume by the bill run, with its bill: one index fewer per line
     keyed_by_id=True,
-    unindexed=frozenset({"type", "isBilled"}),
+    # filters narrowed by another one in practice (a bill, a product, an account): an index
+    # of their own would cost every line written and narrow little
+    unindexed=frozenset({"type", "isBilled", "periodCoverage.startDateTime"}),
     event_kinds=frozenset(),  # TMF678 defines no events for them
 )
 

@@ -34,6 +34,14 @@ class Unprocessable(DomainError):
     reason = "Referenced resources do not allow this"
 
 
+class Forbidden(DomainError):
+    """The caller may see the resource but not change it (403): a partner and a platform
+    entry of the shared catalog."""
+
+    code = "ERR_FORBIDDEN"
+    reason = "Not allowed"
+
+
 class NotFound(DomainError):
     code = "ERR_NOT_FOUND"
     reason = "Resource not found"

@@ -14,6 +14,10 @@ from domain.errors import InvalidRequest
 MERGE = "merge"
 JSON_PATCH = "json-patch"
 MAX_NESTING = 32  # levels of objects and arrays in a body or resource; TMF needs far fewer
+# entries of one array in a body or a patched resource: the most a client sends at once are
+# the records of a usage batch (openapi/usage.yaml maxItems); more would only hold the
+# server (rules, events and schema checks go through every entry)
+MAX_ITEMS = 2000
 # JSON values one JSON patch may copy in all: each `copy` can double the resource (copy the
 # root into itself), so a few dozen operations would otherwise hold the server for hours.
 MAX_COPIED_VALUES = 10_000
@@ -47,8 +51,9 @@ class Patch:
             raise InvalidRequest(f"JSON patch is malformed: {error}") from None
         if not isinstance(result, dict):
             raise InvalidRequest("JSON patch must leave the resource a JSON object")
-        if nesting_depth(result) > MAX_NESTING:
-            raise InvalidRequest(f"JSON patch nests the resource deeper than {MAX_NESTING} levels")
+        problem = size_problem(result)
+        if problem:
+            raise InvalidRequest(f"JSON patch result: {problem}")
         return dict(result)
 
 
@@ -88,16 +93,56 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def nesting_depth(value: Any) -> int:
-    """Levels of objects and arrays in a JSON value, counted without recursion."""
-    deepest, pending = 0, [(value, 1)]
+@dataclass(frozen=True)
+class Shape:
+    """How large a JSON value is where size costs the server."""
+
+    depth: int  # levels of objects and arrays
+    longest: int  # entries of its longest array
+
+
+def size_problem(value: Any) -> str | None:
+    """Why a JSON value is refused from a client (nested too deep, an array too long), if
+    it is."""
+    measured = shape(value)
+    if measured.depth > MAX_NESTING:
+        return f"JSON nested deeper than {MAX_NESTING} levels"
+    if measured.longest > MAX_ITEMS:
+        return f"{_long_array(value)}: an array of more than {MAX_ITEMS} entries"
+    return None
+
+
+def shape(value: Any) -> Shape:
+    """The shape of a JSON value, measured in one walk, without recursion."""
+    deepest, longest, pending = 0, 0, [(value, 1)]
     while pending:
         item, level = pending.pop()
         if isinstance(item, dict | list):
             deepest = max(deepest, level)
+            if isinstance(item, list):
+                longest = max(longest, len(item))
             children = item.values() if isinstance(item, dict) else item
             pending.extend((child, level + 1) for child in children)
-    return deepest
+    return Shape(deepest, longest)
+
+
+def _long_array(value: Any) -> str:
+    """Where an array longer than MAX_ITEMS is (a client's error: looked for only then)."""
+    pending: list[tuple[Any, str]] = [(value, "")]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, list):
+            if len(item) > MAX_ITEMS:
+                return where or "body"
+            pending.extend((child, f"{where}[{n}]") for n, child in enumerate(item))
+        elif isinstance(item, dict):
+            pending.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
+    return "body"
+
+
+def nesting_depth(value: Any) -> int:
+    """Levels of objects and arrays in a JSON value."""
+    return shape(value).depth
 
 
 def _first_segment(pointer: str) -> str:

@@ -116,7 +116,7 @@ class ResourceService:
         self._check_extensions(after)
         # Before comparing, so that the same instant in another notation is no change.
         _normalize_instants(after, rtype.instant_keys)
-        changed = _differences(before, after)
+        changed = differences(before, after)
         if not changed:
             return before, ()
         lifecycle = rtype.lifecycle
@@ -134,7 +134,7 @@ class ResourceService:
         rtype.rules.on_update(before, after, self.lookup)
         # what the change and the rules changed, not what the server stamps on every change
         stamped = {*rtype.server_dates, rtype.version_attribute, *rtype.change_records}
-        changed = [key for key in _differences(before, after) if key not in stamped]
+        changed = [key for key in differences(before, after) if key not in stamped]
         events = self._change_events(stored, after, changed, now)
         if notice:
             kind, field_path = notice
@@ -175,7 +175,7 @@ class ResourceService:
         if stored is None:
             self._repository.add(rtype, resource, self.events(ev.CREATE, resource, 1, now))
             return CREATED
-        events = self._change_events(stored, resource, _differences(kept, resource), now)
+        events = self._change_events(stored, resource, differences(kept, resource), now)
         self._repository.replace(rtype, stored, resource, events)
         return UPDATED
 
@@ -277,7 +277,7 @@ def next_version(current: Any) -> str:
     return ".".join([*parts[:-1], str(int(parts[-1]) + 1)])
 
 
-def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """The top-level attributes whose values differ, sorted."""
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 

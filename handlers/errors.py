@@ -9,7 +9,7 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from domain.errors import Conflict, DomainError, NotFound, Unprocessable
+from domain.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from handlers.wire import dumps
 
 log = logging.getLogger("bss.http")
@@ -34,6 +34,8 @@ BY_STATUS = {
 def status_of(error: DomainError) -> int:
     if isinstance(error, NotFound):
         return 404
+    if isinstance(error, Forbidden):
+        return 403
     if isinstance(error, Conflict):
         return 409
     if isinstance(error, Unprocessable):

@@ -1,8 +1,9 @@
 """Request checks beyond what Connexion does by default.
 
 - JSON bodies: UTF-8 only (RFC 8259), NaN/Infinity refused, at most MAX_NESTING levels deep,
-  a Content-Type required; merge patches (also `application/json` on PATCH, TMF630)
-  validated with their nulls (deletions) taken out, since `null` means "remove" in RFC 7386.
+  no array of more than MAX_ITEMS entries, a Content-Type required; merge patches (also
+  `application/json` on PATCH, TMF630) validated with their nulls (deletions) taken out,
+  since `null` means "remove" in RFC 7386.
 - The resulting resource of a create or patch is checked against the resource schema.
 - Bodies larger than the configured limit are refused with 413 before they are read whole.
 """
@@ -26,7 +27,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.errors import InvalidRequest
-from domain.patch import MAX_NESTING, nesting_depth
+from domain.patch import MAX_NESTING, size_problem
 from handlers.formats import FORMAT_CHECKER, is_uri
 
 MERGE_PATCH_TYPE = "application/merge-patch+json"
@@ -57,8 +58,9 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(detail=too_deep) from None
         except ValueError as error:
             raise BadRequestProblem(detail=f"malformed JSON: {error}") from None
-        if nesting_depth(body) > MAX_NESTING:
-            raise BadRequestProblem(detail=too_deep)
+        problem = size_problem(body)
+        if problem:
+            raise BadRequestProblem(detail=problem)
         return body
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from domain.patch import MAX_ITEMS
 from tests.e2e.checks import JSON, JSON_PATCH, MERGE_PATCH, assert_tmf_error
 from tests.e2e.conftest import database_of, fresh_database_name, running_app
 from tests.e2e.resources import CASES, CREATE, PATCH, ResourceCase
@@ -196,8 +197,13 @@ def create_array_requests(
         ),
         post(
             "create, long array of wrong items",
-            lambda c, _: {"json": body(**{attribute: [42] * 5_000})},
+            lambda c, _: {"json": body(**{attribute: [42] * MAX_ITEMS})},
             mentions=attribute,
+        ),
+        post(
+            "create, array of more entries than any client needs",
+            lambda c, _: {"json": body(**{attribute: [first] * (MAX_ITEMS + 1)})},
+            mentions=f"{attribute}: an array of more than {MAX_ITEMS} entries",
         ),
         post(
             "create, deeply nested array",

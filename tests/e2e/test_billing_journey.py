@@ -74,6 +74,9 @@ def test_order_usage_bill_document_and_payment(application):
     assert value(usage["taxExcludedAmount"]) == value(charged["dutyFreeAmount"])
     assert value(usage["taxIncludedAmount"]) == value(charged["taxIncludedAmount"])
 
+    # a subscriber to the bill API: the bill run writes its events only when there is one
+    hub = client.post(f"{BILLS}/hub", json={"callback": "http://127.0.0.1:9/listener"})
+    assert hub.status_code == 201, hub.text
     report = billing(application).run(accounts=[account])
     assert len(report.billed) == 1 and not report.failed
     regular = client.get(f"{BILLS}/customerBill/{report.billed[0]}").json()

@@ -175,6 +175,8 @@ def test_a_failing_account_leaves_nothing_and_takes_no_number(services, monkeypa
     for account in ("ba-1", "ba-2", "ba-3"):
         add_account(services, account)
         add_product(services, f"p-{account}", account, (local("2026-10-01T08:00"), "active"))
+    # a subscriber, so that the bill run writes events: their write fails for ba-2
+    services.hubs["customerBillManagement"].register("http://127.0.0.1:9/listener", None)
     repository = billing(services)._repository
     append_events = repository.append_events
 
@@ -274,3 +276,17 @@ def test_an_overpayment_is_credit_carried_over_to_the_next_bill(services):
         november["id"],
         december["id"],
     }
+
+
+def test_bill_events_are_written_only_when_someone_subscribes_to_the_bill_api(services):
+    add_account(services, "ba-1")
+    add_product(services, "p-1", "ba-1", (local("2026-10-01T08:00"), "active"))
+    add_account(services, "ba-2")
+    add_product(services, "p-2", "ba-2", (local("2026-10-01T08:00"), "active"))
+    outbox = services.extra["db"]["outbox"]
+    billing(services).run(local("2026-11-01T06:00"), ["ba-1"])
+    assert outbox.count_documents({"eventType": "CustomerBillCreateEvent"}) == 0
+    services.hubs["customerBillManagement"].register("http://127.0.0.1:9/listener", None)
+    billing(services).run(local("2026-11-01T06:00"), ["ba-2"])
+    [event] = outbox.find({"eventType": "CustomerBillCreateEvent"})
+    assert event["envelope"]["event"]["customerBill"]["billingAccount"]["id"] == "ba-2"

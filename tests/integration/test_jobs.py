@@ -20,11 +20,13 @@ import pytest
 
 from adapters.jobs import LEASES, ImportSources, JobRunner, LeaseLost, MongoExportFiles
 from adapters.mongo import OUTBOX, VERSION, MongoResources
+from adapters.partners import PARTNER
 from domain.catalog import CATALOG_TYPES
 from domain.catalog_jobs import EXPORT_JOB, IMPORT_JOB, JOB_TYPES, CatalogJobs
 from domain.catalog_transfer import TransferFailed
 from domain.patch import MERGE, Patch
 from domain.resource import ResourceType
+from domain.security import PLATFORM
 from domain.service import CREATED, UNCHANGED, UPDATED, ResourceService
 
 BASE = "http://bss.test"
@@ -170,7 +172,7 @@ class TestImportWrites:
         assert server.services["productOfferingPrice"].put(price("pop-1")) == CREATED
 
         stored = db["productOfferingPrice"].find_one({"id": "pop-1"}, {"_id": 0})
-        assert stored == {**price("pop-1"), VERSION: 1}
+        assert stored == {**price("pop-1"), VERSION: 1, PARTNER: PLATFORM}  # an operator's
         assert server.events("productOfferingPrice/pop-1") == ["ProductOfferingPriceCreateEvent"]
 
     def test_putting_it_again_writes_nothing(self, server, db):
@@ -190,7 +192,7 @@ class TestImportWrites:
         assert specs.put(changed) == UPDATED
 
         stored = db["productSpecification"].find_one({"id": "ps-1"}, {"_id": 0})
-        assert stored == {**changed, VERSION: 2}
+        assert stored == {**changed, VERSION: 2, PARTNER: PLATFORM}
         assert server.events("productSpecification/ps-1") == [
             "ProductSpecificationCreateEvent",
             "ProductSpecificationAttributeValueChangeEvent",

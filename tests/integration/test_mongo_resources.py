@@ -15,6 +15,7 @@ import pytest
 from bson.decimal128 import Decimal128
 from pymongo import monitoring
 
+from adapters.acting import acting_for
 from adapters.mongo import CODEC_OPTIONS, HUB, NO_LEASE, OUTBOX, MongoResources, check_storable
 from domain.customer import CUSTOMER
 from domain.errors import ConcurrentUpdate, Conflict, InvalidRequest
@@ -399,7 +400,8 @@ class TestOutbox:
         ada = customer("c1")
         event = customer_event(ada, 1)
 
-        resources.add(CUSTOMER, ada, [event])
+        with acting_for("acme"):
+            resources.add(CUSTOMER, ada, [event])
 
         assert outbox(db) == [
             {
@@ -412,6 +414,7 @@ class TestOutbox:
                 "envelope": event.envelope,
                 "fanned": False,
                 "leaseUntil": NO_LEASE,
+                "_partner": "acme",  # the resource's: only its partner's subscribers hear it
             }
         ]
 

@@ -20,12 +20,14 @@ import pytest
 from pymongo.database import Database
 
 from adapters.mongo import OUTBOX, VERSION, MongoResources, in_transaction
+from adapters.partners import PARTNER
 from adapters.payment_gateway import SimulatedGateway
 from adapters.payments import MongoPayments
 from adapters.settings import Settings
 from app import build_services
 from domain.errors import Conflict, Unprocessable
 from domain.ports import ChargeOutcome
+from domain.security import PLATFORM
 from handlers.tmf import Services
 from tests.e2e.payment_setup import customer_bill, money, payment_body, seed_bills, stored_bill
 
@@ -101,7 +103,8 @@ class TestAPaymentIsOneTransaction:
         assert (february["state"], february["remainingAmount"]) == ("partiallyPaid", money("10.00"))
         assert applied(february) == [(payment["id"], Decimal("30.00"))]
         assert january[VERSION] == february[VERSION] == 2
-        assert db.payment.find_one({"id": payment["id"]}, {"_id": 0, VERSION: 0}) == payment
+        stored = db.payment.find_one({"id": payment["id"]}, {"_id": 0, VERSION: 0})
+        assert stored == {**payment, PARTNER: PLATFORM}  # the partner of its account
         assert events(db) == [
             "PaymentCreateEvent",
             "CustomerBillStateChangeEvent",
