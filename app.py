@@ -38,7 +38,7 @@ from connexion.resolver import RelativeResolver
 from pymongo.database import Database
 from starlette.exceptions import HTTPException
 
-from adapters import tokens
+from adapters import acting, tokens
 from adapters.acting import acting_for
 from adapters.bill_document import BillDocuments
 from adapters.billing import COUNTERS, Billing, BillRunner
@@ -90,7 +90,7 @@ from handlers.wire import CONTENT_TYPE, JSONIFIER, WireJsonProvider
 log = logging.getLogger("bss")
 
 
-USAGE = usage_resource(SystemClock().now)
+USAGE = usage_resource(SystemClock().now, acting.partner)
 
 
 @dataclass(frozen=True)

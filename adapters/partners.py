@@ -23,11 +23,10 @@ from adapters import acting
 from domain.account import BILLING_CYCLE_SPECIFICATION
 from domain.catalog import CATALOG_TYPES
 from domain.errors import Unprocessable
-from domain.security import PLATFORM
+from domain.security import DEMO_PARTNER, PLATFORM
 from domain.usage import USAGE_SPECIFICATION
 
 PARTNER = "_partner"
-DEMO_PARTNER = "demo"  # the demo data's, and what was stored before partners existed
 # Collections whose platform entries every partner reads (and only operators write).
 SHARED = frozenset(
     rtype.collection for rtype in (*CATALOG_TYPES, USAGE_SPECIFICATION, BILLING_CYCLE_SPECIFICATION)

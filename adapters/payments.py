@@ -74,8 +74,8 @@ class MongoPayments:
     def pay(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         """The payment `body` makes, allocated to the account's bills, and True; or the
         payment its correlatorId made before, and False."""
-        payment_id = request_id("payment", body.get("correlatorId"))
-        with acting_for(owner_for(self._db, PAYMENT.collection, body)):
+        with acting_for(owner_for(self._db, PAYMENT.collection, body)) as who:
+            payment_id = request_id("payment", body.get("correlatorId"), who.partner)
             stored = self._repeat(self._payments, payment_id, body)
             if stored is not None:
                 return stored, False
@@ -92,8 +92,8 @@ class MongoPayments:
     def refund(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         """The refund `body` makes of a payment's credit, and True; or the refund its
         correlatorId made before, and False."""
-        refund_id = request_id("refund", body.get("correlatorId"))
-        with acting_for(owner_for(self._db, self._refunds.rtype.collection, body)):
+        with acting_for(owner_for(self._db, self._refunds.rtype.collection, body)) as who:
+            refund_id = request_id("refund", body.get("correlatorId"), who.partner)
             stored = self._repeat(self._refunds, refund_id, body)
             if stored is not None:
                 return stored, False

@@ -528,7 +528,8 @@ class UsageRating:
             try:
                 check_storable(body)
                 external = body.get("externalId")
-                usage = self._usage.new_resource(body, resource_id=usage_id_for(external))
+                usage_id = usage_id_for(external, acting.partner())
+                usage = self._usage.new_resource(body, resource_id=usage_id)
                 record = parse_record(usage, now)
             except DomainError as error:
                 report.malformed += 1

@@ -40,6 +40,7 @@ from domain.money import minor_units, money_value, round_money
 from domain.ports import ChargeOutcome
 from domain.query import AttrType
 from domain.resource import Lookup, ResourceType, Rules
+from domain.security import partner_key
 
 DONE, FAILED = "done", "failed"  # TMF PaymentStatusExampleType / RefundStatusExampleType
 BANK_CARD = "BankCard"
@@ -243,11 +244,12 @@ def total(resource: Mapping[str, Any]) -> tuple[Decimal, str]:
 # idempotency ----------------------------------------------------------------------------
 
 
-def request_id(kind: str, correlator_id: Any) -> str:
+def request_id(kind: str, correlator_id: Any, partner: str | None = None) -> str:
     """The id of a payment or refund: derived from its correlatorId when it has one, so the
-    same request sent again finds what it made; random otherwise."""
+    same request sent again finds what it made (unique per partner: partner_key); random
+    otherwise."""
     if isinstance(correlator_id, str) and correlator_id:
-        return str(uuid.uuid5(REQUEST_IDS, f"{kind}:{correlator_id}"))
+        return str(uuid.uuid5(REQUEST_IDS, f"{kind}:{partner_key(partner, correlator_id)}"))
     return str(uuid.uuid4())
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 OPERATOR = "operator"  # the scope of the platform's operators: across partners
 PLATFORM = "platform"  # the owner of shared catalog entries, visible to every partner
+DEMO_PARTNER = "demo"  # the demo data's, and what was stored before partners existed
 
 # API (base path segment) -> (scope to read, scope to write)
 SCOPES: Mapping[str, tuple[str, str]] = {
@@ -56,3 +57,11 @@ def required_scope(api: str, method: str) -> str:
     """The scope a request of `method` on `api` needs."""
     read, write = SCOPES[api]
     return read if method.upper() in READ_METHODS else write
+
+
+def partner_key(partner: str | None, key: str) -> str:
+    """A key a client chooses (a usage record's externalId, a payment's correlatorId) as
+    unique among its partner's: two partners may use the same one. The demo partner's and
+    keys given across partners keep the form they had before there were partners, so a
+    record stored then and sent again is still recognised."""
+    return key if partner in (None, DEMO_PARTNER) else f"{partner}/{key}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from domain.instants import parse_instant
 from domain.lifecycle import Lifecycle
 from domain.query import AttrType, Criterion
 from domain.resource import Lookup, ResourceType, Rules
+from domain.security import partner_key
 
 DATA, VOICE, SMS = "data", "voice", "sms"
 USAGE_TYPES = (DATA, VOICE, SMS)
@@ -62,11 +63,12 @@ PERIOD_MARK = "@"  # between the product id and the period start in a balance id
 SOURCE_IDS = uuid.UUID("6f1b2d2e-5b8a-4f51-9a57-52c1a3d8e0b7")
 
 
-def usage_id_for(external_id: Any) -> str:
+def usage_id_for(external_id: Any, partner: str | None = None) -> str:
     """A record's id: derived from its source record id (externalId) when it has one, so
-    that the same record sent twice has the same id and is stored once."""
+    that the same record sent twice has the same id and is stored once; unique per partner
+    (domain/security.py partner_key)."""
     if isinstance(external_id, str) and external_id:
-        return str(uuid.uuid5(SOURCE_IDS, external_id))
+        return str(uuid.uuid5(SOURCE_IDS, partner_key(partner, external_id)))
     return str(uuid.uuid4())
 
 
@@ -158,17 +160,21 @@ class UsageRules(Rules):
             )
 
 
-def _by_external_id(raw: str) -> tuple[Criterion, ...]:
-    return (Criterion("id", "eq", tuple(usage_id_for(value) for value in raw.split(","))),)
-
-
 def consumption_id(product_id: str, start: datetime) -> str:
     """The id of a product's balance for the period starting at `start`."""
     return f"{product_id}{PERIOD_MARK}{start:%Y%m%dT%H%MZ}"
 
 
-def usage_resource(clock_now: Any) -> ResourceType:
-    """The usage resource, its rules reading the time from `clock_now`."""
+def usage_resource(
+    clock_now: Callable[[], datetime], partner_of: Callable[[], str | None] = lambda: None
+) -> ResourceType:
+    """The usage resource, its rules reading the time from `clock_now`, its externalId
+    filter the partner a request acts for from `partner_of`."""
+
+    def by_external_id(raw: str) -> tuple[Criterion, ...]:
+        ids = tuple(usage_id_for(value, partner_of()) for value in raw.split(","))
+        return (Criterion("id", "eq", ids),)
+
     return ResourceType(
         name="Usage",
         api="usageManagement",
@@ -196,7 +202,7 @@ def usage_resource(clock_now: Any) -> ResourceType:
             "ratedProductUsage.productRef.id": AttrType.STRING,
         },
         # the id is derived from the externalId: no index of its own to write per record
-        derived_filters={"externalId": _by_external_id},
+        derived_filters={"externalId": by_external_id},
         instant_keys=frozenset({"usageDate", "ratingDate", "startDateTime", "endDateTime"}),
         immutable=frozenset({"@baseType", "externalId", "usageDate", "usageType"}),
         lifecycle=USAGE_LIFECYCLE,

@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
+from adapters import acting
 from domain.errors import Conflict
 from domain.usage import usage_id_for
 from handlers.tmf import hub_endpoints, present, resource_endpoints, services
@@ -26,7 +27,7 @@ def createUsage(body: Mapping[str, Any], **_: Any) -> Any:
     usage = services().resources["usage"]
     external = body.get("externalId")
     try:
-        created = usage.create(body, resource_id=usage_id_for(external))
+        created = usage.create(body, resource_id=usage_id_for(external, acting.partner()))
     except Conflict:
         raise Conflict(f"usage with externalId '{external}' was already received") from None
     shown = present(usage.rtype, created)

@@ -603,3 +603,34 @@ class TestEvents:
     def test_bs_subscription_hears_nothing_of_as(self, world, api):
         heard = heard_by(world, f"{B}/{api}/earlier")
         assert heard and heard <= world.b_owns()
+
+
+class TestKeysClientsChoose:
+    """Two partners may use the same externalId or correlatorId: keys are unique per
+    partner, so one partner's key neither blocks nor reveals the other's."""
+
+    def test_the_same_external_id_is_each_partners_own(self, world):
+        body = record(world.b_msisdn, external_id="shared-cdr-1", bytes=1000)
+        b_sent = created(world.b.post(USAGE, json=body))
+        a_sent = created(world.a.post(USAGE, json=body))
+        assert a_sent["id"] != b_sent["id"]
+        again = world.a.post(USAGE, json=body)
+        assert again.status_code == 409, again.text
+        found = world.a.get(USAGE, params={"externalId": "shared-cdr-1"}).json()
+        assert [usage["id"] for usage in found] == [a_sent["id"]]
+        rate(world.app)
+
+    def test_the_same_correlator_id_is_each_partners_own(self, world):
+        a_paid = post(
+            world.a,
+            PAYMENTS,
+            {**payment_body(world.a_account, "1.00"), "correlatorId": "psp-shared"},
+        )
+        assert a_paid.status_code == 201, a_paid.text
+        b_paid = post(
+            world.b,
+            PAYMENTS,
+            {**payment_body(world.b_account, "2.00"), "correlatorId": "psp-shared"},
+        )
+        assert b_paid.status_code == 201, b_paid.text
+        assert a_paid.json()["id"] != b_paid.json()["id"]
