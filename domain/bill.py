@@ -49,7 +49,7 @@ _BY_PAYMENT = frozenset({PARTIALLY_PAID, SETTLED})
 BILL_LIFECYCLE = Lifecycle(
     attribute="state",
     transitions={
-        # the bill run may also issue a bill straight to sent
+        # the server may also mark a new bill sent (no validation step); bills are issued new
         NEW: frozenset({ON_HOLD, VALIDATED, SENT}) | _BY_PAYMENT,
         ON_HOLD: frozenset({NEW, VALIDATED}),
         VALIDATED: frozenset({SENT}) | _BY_PAYMENT,
